@@ -1,0 +1,3 @@
+from arkivlm.cli import main
+
+main()

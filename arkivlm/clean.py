@@ -1,0 +1,251 @@
+"""Clean: Unicode repair, OCR hyphenation, subtitle and transcript cues -> running text.
+
+Text documents: ftfy (mojibake, HTML entities) and NFC; control characters out; OCR line-end
+hyphenation rejoined and hard line wraps undone in plain-text OCR; paragraphs separated by one
+blank line.
+
+Cue documents (SRT, WebVTT, Whisper): markup, ASS codes, inline timestamps, sound descriptions
+and any stray timing line or cue number removed; speaker tags (`<v Name>`, `NAME:`, a leading
+dash) become paragraph breaks; repeated and rolling cues collapsed. Cues that recur in many
+different programmes of the same source (intros, credits) are removed where they stand at the
+start or end of a programme or in a run of such cues.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import unicodedata
+
+import pandas as pd
+
+from arkivlm.tables import DOCUMENT_FIELDS
+
+DEFAULTS = {
+    "unwrap_formats": ["txt"],
+    "boilerplate": {"modalities": ["subtitle", "transcript"], "min_docs": 5, "edge_cues": 4, "min_run": 3},
+}
+
+_TIMING_LINE = re.compile(r"^\s*(\d+\s*)?\d{1,2}:\d{2}(:\d{2})?[,.]\d{1,3}\s*-->.*$", re.M)
+_CUE_NUMBER_LINE = re.compile(r"^\s*\d+\s*$", re.M)
+_VOICE = re.compile(r"<v(?:\.[^\s>]*)?\s+([^>]+)>", re.I)
+_TAG = re.compile(r"</?[a-zA-Z][^<>]{0,80}>")
+_INLINE_TS = re.compile(r"<\d{1,2}:\d{2}(?::\d{2})?[.,]\d{3}>")
+_ASS = re.compile(r"\{\\[^{}]*\}")
+_SOUND = re.compile(r"\[[^\]\n]{1,60}\]|\((?:[A-ZÅÄÖ][A-ZÅÄÖ ]+)\)")
+_SPEAKER = re.compile(r"^\s*([A-ZÅÄÖ][A-ZÅÄÖ0-9 .'-]{1,40}|SPEAKER_\d+):\s+")
+_DASH = re.compile(r"^\s*[-–—]\s*")
+_MUSIC = re.compile(r"[♪♫#]+")
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_HYPHEN_BREAK = re.compile(r"(\w)[-\u00ad]\n(?=[a-zåäöéüæø])")
+_SOFT_WRAP = re.compile(r"(?<!\n)\n(?!\n)")
+_KEY_DROP = re.compile(r"[\W_]+")
+
+
+def normalize_unicode(text: str) -> str:
+    import ftfy
+
+    text = ftfy.fix_text(text, normalization="NFC")
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n\n")
+    text = _CONTROL.sub("", text)
+    return unicodedata.normalize("NFC", text)
+
+
+def tidy_paragraphs(text: str) -> str:
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def clean_text(text: str, fmt: str, unwrap: bool) -> str:
+    text = normalize_unicode(text)
+    text = _HYPHEN_BREAK.sub(r"\1", text)
+    text = "\n".join(line.rstrip() for line in text.split("\n"))
+    if unwrap:
+        text = _SOFT_WRAP.sub(" ", text)
+    elif fmt == "html":  # trafilatura puts one paragraph per line
+        text = text.replace("\n", "\n\n")
+    return tidy_paragraphs(text)
+
+
+def parse_cue(raw: str) -> list[tuple[bool, str | None, str]]:
+    """One raw cue -> [(starts_turn, speaker, text)], markup and timing debris removed."""
+    text = normalize_unicode(raw)
+    text = _TIMING_LINE.sub("", text)
+    text = _CUE_NUMBER_LINE.sub("", text)
+    speaker = None
+    if m := _VOICE.search(text):
+        speaker = m.group(1).strip()
+    text = _VOICE.sub("", text)
+    text = _INLINE_TS.sub("", text)
+    text = _TAG.sub("", text)
+    text = _ASS.sub("", text)
+    text = html.unescape(text)
+    text = _SOUND.sub("", text)
+    text = _MUSIC.sub("", text)
+    parts: list[list] = []
+    for line in text.split("\n"):
+        starts = False
+        if _DASH.match(line):
+            line, starts = _DASH.sub("", line, count=1), True
+        if m := _SPEAKER.match(line):
+            speaker, starts = m.group(1).strip(), True
+            line = line[m.end():]
+        line = _SPACES.sub(" ", line).strip()
+        if not line:
+            continue
+        if starts or not parts:
+            parts.append([starts, speaker, line])
+        else:
+            parts[-1][2] += " " + line
+    return [(s, sp, t) for s, sp, t in parts]
+
+
+def cue_key(text: str) -> str:
+    return _KEY_DROP.sub(" ", text.casefold()).strip()
+
+
+def prepare_cues(raw_cues: list[str]) -> tuple[list[str], list[bool], list[str]]:
+    """Raw cues -> (texts, starts_turn, keys), with repeated and rolling cues collapsed."""
+    texts, turns, keys = [], [], []
+    prev_speaker, prev_text = None, ""
+    for raw in raw_cues:
+        for starts, speaker, text in parse_cue(raw):
+            if text == prev_text:
+                continue
+            if prev_text and text.startswith(prev_text + " "):  # rolling caption repeats its predecessor
+                text = text[len(prev_text):].strip()
+            if speaker is not None and speaker != prev_speaker:
+                starts = True
+            prev_speaker = speaker if speaker is not None else prev_speaker
+            prev_text = text
+            texts.append(text)
+            turns.append(starts)
+            keys.append(cue_key(text))
+    return texts, turns, keys
+
+
+def boilerplate_mask(keys: list[str], frequent: set[str], edge: int, min_run: int) -> list[bool]:
+    """True for cues to drop: frequent in the source and at the programme's edge or in a run."""
+    n = len(keys)
+    freq = [bool(k) and k in frequent for k in keys]
+    drop = [False] * n
+    for i in range(n):
+        if freq[i] and (i < edge or i >= n - edge):
+            drop[i] = True
+    i = 0
+    while i < n:
+        if freq[i]:
+            j = i
+            while j < n and freq[j]:
+                j += 1
+            if j - i >= min_run:
+                for k in range(i, j):
+                    drop[k] = True
+            i = j
+        else:
+            i += 1
+    return drop
+
+
+def assemble(texts: list[str], turns: list[bool], drop: list[bool]) -> str:
+    paragraphs, current = [], []
+    for text, starts, dropped in zip(texts, turns, drop):
+        if dropped:
+            continue
+        if starts and current:
+            paragraphs.append(" ".join(current))
+            current = []
+        current.append(text)
+    if current:
+        paragraphs.append(" ".join(current))
+    return "\n\n".join(paragraphs)
+
+
+PREPARED_DDL = ", ".join(f"{n} {k}" for n, k in DOCUMENT_FIELDS) + \
+    ", cue_texts array<string>, cue_turns array<boolean>, cue_keys array<string>, content_hash string"
+CLEANED_DDL = ", ".join(f"{n} {k}" for n, k in DOCUMENT_FIELDS) + \
+    ", boilerplate_cues int, drop_reason string, drop_detail string"
+
+
+def prepare_partition(batches, unwrap_formats: set[str]):
+    for pdf in batches:
+        cue_texts, cue_turns, cue_keys, hashes, texts = [], [], [], [], []
+        for text, cues, fmt in zip(pdf["text"], pdf["cues"], pdf["format"]):
+            if cues is not None:
+                t, tr, k = prepare_cues(list(cues))
+                cue_texts.append(t); cue_turns.append(tr); cue_keys.append(k)
+                hashes.append(hashlib.blake2b("\n".join(k).encode(), digest_size=8).hexdigest())
+                texts.append(None)
+            else:
+                cue_texts.append(None); cue_turns.append(None); cue_keys.append(None); hashes.append(None)
+                texts.append(clean_text(text or "", fmt, fmt in unwrap_formats))
+        out = pdf.drop(columns=["cues"]).assign(text=texts, cue_texts=cue_texts, cue_turns=cue_turns,
+                                                cue_keys=cue_keys, content_hash=hashes)
+        yield out
+
+
+def assemble_partition(batches, allow_rights: set[str], edge: int, min_run: int):
+    for pdf in batches:
+        texts, removed, reasons, details = [], [], [], []
+        for row in pdf.itertuples(index=False):
+            if row.cue_texts is not None:
+                keys = list(row.cue_keys)
+                frequent = set(row.frequent) if row.frequent is not None else set()
+                drop = boilerplate_mask(keys, frequent, edge, min_run)
+                text = assemble(list(row.cue_texts), list(row.cue_turns), drop)
+                removed.append(sum(drop))
+            else:
+                text = row.text
+                removed.append(0)
+            texts.append(text)
+            if row.rights not in allow_rights:
+                reasons.append("rights_not_released"); details.append(f"rights={row.rights}")
+            elif not text.strip():
+                reasons.append("empty_after_cleaning"); details.append(None)
+            else:
+                reasons.append(None); details.append(None)
+        out = pdf.drop(columns=["cue_texts", "cue_turns", "cue_keys", "content_hash", "frequent"])
+        out = out.assign(text=texts, boilerplate_cues=pd.array(removed, dtype="Int32"),
+                         drop_reason=reasons, drop_detail=details)
+        for col in ("record", "page"):
+            out[col] = out[col].astype("Int32")
+        yield out
+
+
+def run(spark, settings: dict, allow_rights: list[str], in_docs: str, out_docs: str, out_dropped: str, out_stats: str) -> dict:
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    from arkivlm.tables import finish_stage
+
+    settings = {**DEFAULTS, **(settings or {})}
+    bp = {**DEFAULTS["boilerplate"], **settings.get("boilerplate", {})}
+    unwrap = set(settings["unwrap_formats"])
+    docs = spark.read.parquet(in_docs)
+    docs_in = docs.count()
+    prepared = docs.mapInPandas(lambda it: prepare_partition(it, unwrap), PREPARED_DDL).persist(StorageLevel.MEMORY_AND_DISK)
+
+    frequent = (
+        prepared.where(F.col("cue_keys").isNotNull() & F.col("modality").isin(list(bp["modalities"])))
+        .select("source", "content_hash", F.explode(F.array_distinct("cue_keys")).alias("key"))
+        .where(F.col("key") != "")
+        .distinct()
+        .groupBy("source", "key").count()
+        .where(F.col("count") >= bp["min_docs"])
+        .groupBy("source").agg(F.collect_set("key").alias("frequent"))
+    )
+    joined = prepared.join(F.broadcast(frequent), on="source", how="left")
+    allowed = set(allow_rights)
+    result = joined.mapInPandas(lambda it: assemble_partition(it, allowed, bp["edge_cues"], bp["min_run"]), CLEANED_DDL)
+    held = (result.where(F.col("drop_reason") == "rights_not_released").groupBy("source").count())
+    result = result.persist(StorageLevel.MEMORY_AND_DISK)
+    extra = {
+        "rights_held_back": {r["source"]: int(r["count"]) for r in held.collect()},
+        "boilerplate_cues_removed": int(result.agg(F.sum("boilerplate_cues")).first()[0] or 0),
+    }
+    stats = finish_stage(result, stage="clean", docs_in=docs_in, out_docs=out_docs, out_dropped=out_dropped,
+                         out_stats=out_stats, extra_stats=extra, drop_columns=("boilerplate_cues",))
+    prepared.unpersist()
+    return stats

@@ -1,0 +1,102 @@
+"""`python -m arkivlm <stage> ...`: every workflow stage, runnable on its own.
+
+Each stage takes its settings as one JSON object (`--settings`, a string or @file) and its
+inputs and outputs as paths; the Snakemake rules are thin calls of these commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+
+
+def _json(value: str):
+    if value.startswith("@"):
+        with open(value[1:], encoding="utf-8") as fh:
+            return json.load(fh)
+    return json.loads(value)
+
+
+def _spark(args, stage: str):
+    from arkivlm.spark import get_session
+
+    return get_session(args.spark, app_name=f"arkivlm-{stage}")
+
+
+def cmd_sample(args):
+    from arkivlm.sample.archive import generate
+
+    generate(args.root, seed=args.seed, scale=args.scale)
+
+
+def cmd_ingest(args):
+    from arkivlm import ingest
+
+    return ingest.run(_spark(args, "ingest"), args.sources, args.settings, args.docs, args.quarantine, args.stats)
+
+
+def cmd_clean(args):
+    from arkivlm import clean
+
+    return clean.run(_spark(args, "clean"), args.settings, args.allow_rights, args.input, args.docs, args.dropped, args.stats)
+
+
+def cmd_langid(args):
+    from arkivlm import langid
+
+    return langid.run(_spark(args, "langid"), args.settings, args.input, args.docs, args.dropped, args.stats)
+
+
+def cmd_corpus(args):
+    from arkivlm import split
+
+    return split.run(_spark(args, "corpus"), args.settings, args.input, args.train, args.validation, args.stats)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m arkivlm", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="stage", required=True)
+
+    s = sub.add_parser("sample", help="write the bundled sample archive")
+    s.add_argument("root")
+    s.add_argument("--seed", type=int, default=20261126)
+    s.add_argument("--scale", type=float, default=1.0)
+    s.set_defaults(func=cmd_sample)
+
+    def stage(name, func, *paths, extra=()):
+        s = sub.add_parser(name)
+        s.add_argument("--settings", type=_json, default={})
+        s.add_argument("--spark", type=_json, default={})
+        for flag in extra:
+            s.add_argument(f"--{flag}", type=_json, required=True)
+        for path in paths:
+            s.add_argument(f"--{path}", required=True)
+        s.set_defaults(func=func)
+
+    stage("ingest", cmd_ingest, "docs", "quarantine", "stats", extra=("sources",))
+    stage("clean", cmd_clean, "input", "docs", "dropped", "stats", extra=("allow_rights",))
+    stage("langid", cmd_langid, "input", "docs", "dropped", "stats")
+    stage("corpus", cmd_corpus, "input", "train", "validation", "stats")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    t0 = time.time()
+    try:
+        result = args.func(args)
+    except Exception as e:  # one clear line for known setup problems, a traceback otherwise
+        from arkivlm.spark import JavaMissingError
+
+        if isinstance(e, JavaMissingError):
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
+        raise
+    if isinstance(result, dict):
+        print(json.dumps({k: v for k, v in result.items() if k in ("stage", "docs_in", "docs_out", "dropped", "files_in",
+                                                                     "files_ok", "files_quarantined")}, ensure_ascii=False))
+    print(f"{args.stage}: done in {time.time() - t0:.1f}s", file=sys.stderr)

@@ -1,0 +1,160 @@
+"""Ingest: every file of every configured source -> one document table, in Spark.
+
+The driver only lists paths; executors read and parse the files in Arrow batches
+(`mapInPandas`), so no document text passes through the driver. A file that cannot be read
+becomes a quarantine row with a reason, never an exception that stops the stage.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import stat
+from pathlib import Path
+
+import pandas as pd
+
+from arkivlm.tables import DOCUMENT_DDL, document_id
+
+INGEST_DDL = DOCUMENT_DDL + ", cues array<string>, reason string"
+GLOB_CHARS = set("*?[")
+DEFAULTS = {"max_file_mb": 64, "files_per_partition": 64}
+
+
+def glob_root(pattern: str) -> str:
+    """The directory part of a glob before its first wildcard: files must stay under it."""
+    parts = Path(pattern).parts
+    fixed = []
+    for part in parts:
+        if GLOB_CHARS & set(part):
+            break
+        fixed.append(part)
+    root = str(Path(*fixed)) if fixed else "."
+    return root if fixed and len(fixed) < len(parts) else str(Path(root).parent)
+
+
+def list_source_files(source: dict) -> list[str]:
+    """Paths matched by a source's glob, each file once even through symlinked directories."""
+    seen, paths = set(), []
+    for path in sorted(glob.iglob(source["path"], recursive=True)):
+        try:
+            key = os.path.realpath(path)
+        except OSError:
+            key = path
+        if key in seen:
+            continue
+        seen.add(key)
+        paths.append(path)
+    return paths
+
+
+def read_file(path: str, fmt: str, root: str, max_bytes: int):
+    """Yield (record, error) for one file; file-level problems come back as one error."""
+    from arkivlm.readers import READERS, ReadError
+
+    try:
+        st = os.stat(path)  # follows symlinks; a loop raises ELOOP
+    except OSError as e:
+        yield None, f"cannot stat: {e.strerror}"
+        return
+    if not stat.S_ISREG(st.st_mode):
+        yield None, "not a regular file"
+        return
+    real_root = os.path.realpath(root)
+    if os.path.commonpath([os.path.realpath(path), real_root]) != real_root:
+        yield None, "symlink points outside the source directory"
+        return
+    if st.st_size > max_bytes:
+        yield None, f"file too large ({st.st_size} bytes > {max_bytes})"
+        return
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(max_bytes + 1)
+        records = list(READERS[fmt].read(data, path))
+    except ReadError as e:
+        yield None, str(e)
+        return
+    except (RecursionError, MemoryError, OSError, ValueError, UnicodeError, TypeError, LookupError) as e:
+        yield None, f"reader failed: {type(e).__name__}: {str(e)[:200]}"
+        return
+    for rec in records:
+        yield rec, rec.error
+
+
+def read_partition(batches, max_bytes: int):
+    columns = [c.split(" ")[0] for c in INGEST_DDL.split(", ")]
+    for batch in batches:
+        rows = []
+        for src in batch.itertuples(index=False):
+            for rec, error in read_file(src.path, src.format, src.root, max_bytes):
+                base = dict.fromkeys(columns)
+                base.update(source=src.source, modality=src.modality, rights=src.rights, format=src.format, path=src.path)
+                if error is not None:
+                    rows.append({**base, "record": rec.record if rec else None, "reason": error})
+                    continue
+                content = rec.text if rec.cues is None else "\n".join(rec.cues)
+                rows.append({**base, "id": document_id(src.source, src.path, rec.record, content),
+                             "record": rec.record, "text": rec.text, "cues": rec.cues, "title": rec.title,
+                             "date": rec.date, "page": rec.page, "ocr_conf": rec.ocr_conf,
+                             "start_s": rec.start_s, "end_s": rec.end_s, "reason": None})
+        out = pd.DataFrame({c: pd.Series([r[c] for r in rows], dtype=object) for c in columns})
+        for col in ("ocr_conf", "start_s", "end_s"):
+            out[col] = out[col].astype("float64")
+        for col in ("record", "page"):
+            out[col] = out[col].astype("Int32")
+        yield out
+
+
+def run(spark, sources: list[dict], settings: dict, out_docs: str, out_quarantine: str, out_stats: str) -> dict:
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    from arkivlm.io import write_json, write_parquet
+
+    settings = {**DEFAULTS, **(settings or {})}
+    inventory = []
+    for src in sources:
+        root = glob_root(src["path"])
+        for path in list_source_files(src):
+            inventory.append((src["name"], src["modality"], src["rights"], src["format"], path, root))
+    files_in = {src["name"]: 0 for src in sources}
+    for row in inventory:
+        files_in[row[0]] += 1
+
+    n_parts = max(1, min(len(inventory) // settings["files_per_partition"] + 1, 4096))
+    files = spark.createDataFrame(inventory, "source string, modality string, rights string, format string, path string, root string")
+    files = files.repartition(n_parts, "path")
+    max_bytes = int(settings["max_file_mb"] * 1024 * 1024)
+    table = files.mapInPandas(lambda it: read_partition(it, max_bytes), INGEST_DDL).persist(StorageLevel.MEMORY_AND_DISK)
+
+    docs = table.where(F.col("reason").isNull()).drop("reason")
+    quarantine = table.where(F.col("reason").isNotNull()).select("path", "source", "format", "record", "reason")
+    per_source = {
+        r["source"]: r for r in table.groupBy("source").agg(
+            F.sum(F.col("reason").isNull().cast("long")).alias("docs"),
+            F.countDistinct(F.when(F.col("reason").isNotNull() & F.col("record").isNull(), F.col("path"))).alias("files_quarantined"),
+            F.sum((F.col("reason").isNotNull() & F.col("record").isNotNull()).cast("long")).alias("records_quarantined"),
+        ).collect()
+    }
+    write_parquet(docs, out_docs)
+    write_parquet(quarantine.coalesce(1).sortWithinPartitions("path", "record"), out_quarantine)
+
+    sources_stats = {}
+    for name, n_files in files_in.items():
+        r = per_source.get(name)
+        q = int(r["files_quarantined"]) if r else 0
+        sources_stats[name] = {"files_in": n_files, "files_ok": n_files - q, "files_quarantined": q,
+                               "records_quarantined": int(r["records_quarantined"]) if r else 0,
+                               "docs": int(r["docs"] or 0) if r else 0}
+    docs_total = sum(s["docs"] for s in sources_stats.values())
+    stats = {
+        "stage": "ingest", "docs_in": docs_total, "docs_out": docs_total, "dropped": {},
+        "files_in": sum(files_in.values()),
+        "files_ok": sum(s["files_ok"] for s in sources_stats.values()),
+        "files_quarantined": sum(s["files_quarantined"] for s in sources_stats.values()),
+        "records_quarantined": sum(s["records_quarantined"] for s in sources_stats.values()),
+        "per_source": sources_stats,
+    }
+    write_json(stats, out_stats)
+    table.unpersist()
+    return stats

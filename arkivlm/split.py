@@ -1,0 +1,42 @@
+"""Split: the corpus as train/validation, decided by document id, so the same document always
+lands on the same side. The bucket comes from the id itself (a hash of the content), which is
+uniform within every modality; files are hash-partitioned and sorted by id, so two runs write
+the same rows in the same order."""
+
+from __future__ import annotations
+
+DEFAULTS = {"validation_fraction": 0.05, "docs_per_file": 50000}
+CORPUS_COLUMNS = ["id", "source", "modality", "rights", "format", "path", "record", "title", "date", "page",
+                  "ocr_conf", "start_s", "end_s", "lang_score", "text"]
+
+
+def validation_bucket(col_id, fraction: float):
+    from pyspark.sql import functions as F
+
+    return (F.conv(F.substring(col_id, 1, 8), 16, 10).cast("long") % 100000) < int(round(fraction * 100000))
+
+
+def run(spark, settings: dict, in_docs: str, out_train: str, out_validation: str, out_stats: str) -> dict:
+    from pyspark.sql import functions as F
+
+    from arkivlm.io import write_json, write_parquet
+
+    settings = {**DEFAULTS, **(settings or {})}
+    docs = spark.read.parquet(in_docs)
+    cols = [c for c in CORPUS_COLUMNS if c in docs.columns] + [c for c in docs.columns if c not in CORPUS_COLUMNS]
+    docs = docs.select(*cols).withColumn("split", F.when(validation_bucket(F.col("id"), settings["validation_fraction"]),
+                                                          "validation").otherwise("train")).persist()
+    counts = docs.groupBy("split", "modality").agg(F.count("*").alias("docs"), F.sum(F.length("text")).alias("chars")).collect()
+    per_split: dict = {}
+    for r in counts:
+        per_split.setdefault(r["split"], {})[r["modality"]] = {"docs": int(r["docs"]), "chars": int(r["chars"] or 0)}
+    total = sum(v["docs"] for m in per_split.values() for v in m.values())
+    for split, out in (("train", out_train), ("validation", out_validation)):
+        n = sum(v["docs"] for v in per_split.get(split, {}).values())
+        part = docs.where(F.col("split") == split).drop("split")
+        write_parquet(part.repartition(max(1, -(-n // settings["docs_per_file"])), "id").sortWithinPartitions("id"), out)
+    stats = {"stage": "corpus", "docs_in": total, "docs_out": total, "dropped": {}, "splits": per_split,
+             "validation_fraction": settings["validation_fraction"]}
+    write_json(stats, out_stats)
+    docs.unpersist()
+    return stats

@@ -1,0 +1,19 @@
+rule ingest:
+    input:
+        sample_manifest(),
+    output:
+        docs=directory(f"{R}/interim/ingest"),
+        quarantine=directory(f"{R}/quarantine"),
+        stats=f"{R}/stats/ingest.json",
+    params:
+        sources=lambda w: json.dumps(config["sources"], sort_keys=True),
+        settings=lambda w: settings("ingest"),
+        spark=lambda w: settings("spark"),
+    threads: workflow.cores
+    log:
+        f"{R}/logs/ingest.log",
+    conda:
+        "../../envs/spark.yaml"
+    shell:
+        "python -m arkivlm ingest --sources {params.sources:q} --settings {params.settings:q} --spark {params.spark:q}"
+        " --docs {output.docs:q} --quarantine {output.quarantine:q} --stats {output.stats:q} > {log:q} 2>&1"
