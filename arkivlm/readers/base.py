@@ -36,6 +36,7 @@ class Reader:
 
 _BOMS = [(codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")]
+NORDIC_LEGACY = ["cp1252", "latin_1", "iso8859_15", "cp850", "mac_roman"]
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -57,7 +58,10 @@ def decode_text(data: bytes, max_control_share: float = 0.01) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        best = charset_normalizer.from_bytes(data[:1_000_000]).best()
+        # An archive of Nordic text: prefer the Western legacy encodings, which charset
+        # detection otherwise confuses with Central European ones (å read as ĺ).
+        best = charset_normalizer.from_bytes(data[:1_000_000], cp_isolation=NORDIC_LEGACY).best() or \
+            charset_normalizer.from_bytes(data[:1_000_000]).best()
         if best is None:
             raise ReadError("binary content (no text encoding fits)") from None
         text = data.decode(best.encoding, errors="replace")

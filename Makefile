@@ -1,0 +1,49 @@
+# make run   : fresh clone -> .venv with pinned deps -> the whole workflow on the sample archive
+# make test  : fresh clone -> .venv with pinned deps -> the whole test suite
+# make bench : benchmarks (not part of the tests)
+#
+# Needs Python 3.11+ and Java 17 (Spark). As root on Debian/Ubuntu a missing Java is installed.
+
+PYTHON ?= python3
+VENV   := .venv
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+CORES  ?= all
+
+.PHONY: run test bench lint java venv clean-results
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --upgrade pip
+	$(VENV)/bin/python -m pip install -q -r requirements.txt
+	$(VENV)/bin/python -m pip install -q --no-deps --no-build-isolation -e . || \
+	  $(VENV)/bin/python -m pip install -q --no-deps -e .
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+java:
+	@command -v java >/dev/null 2>&1 || [ -n "$$JAVA_HOME" ] || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Java not found: installing openjdk-17-jre-headless"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; \
+	  else echo "Spark needs Java 17: install openjdk-17-jre-headless (or set JAVA_HOME) and rerun."; exit 1; fi; }
+
+run: venv java
+	snakemake --cores $(CORES)
+	@echo
+	@echo "Corpus:  $(CURDIR)/results/corpus/"
+	@echo "Stats:   $(CURDIR)/results/stats/"
+
+test: venv java
+	python -m pytest -q -rs
+
+lint: venv
+	snakemake --lint
+
+bench: venv java
+	python -m bench.run
+
+clean-results:
+	rm -rf results archive/sample .snakemake

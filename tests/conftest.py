@@ -1,0 +1,54 @@
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One real SparkSession for the whole test session."""
+    from arkivlm.spark import get_session
+
+    session = get_session({"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "2g"}, app_name="arkivlm-tests")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def small_sample(tmp_path_factory):
+    from arkivlm.sample.archive import generate
+
+    root = tmp_path_factory.mktemp("sample") / "archive"
+    generate(root, seed=7, scale=0.25)
+    return root
+
+
+def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run the repository's workflow from `workdir` (its own .snakemake, results and config)."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--cores", "2", *args]
+    proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def sample_config(archive: Path, results: Path, **overrides) -> dict:
+    """config.yaml's sources, pointed at `archive`."""
+    import yaml
+
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg.pop("sample_archive")
+    cfg["results"] = str(results)
+    for src in cfg["sources"]:
+        src["path"] = src["path"].replace("archive/sample", str(archive))
+    cfg["spark"] = {"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "2g"}
+    cfg.update(overrides)
+    return cfg

@@ -1,0 +1,64 @@
+from arkivlm import clean
+from arkivlm.readers import READERS
+from tests import formats as F
+
+
+def cues_of(fmt, data):
+    (rec,) = READERS[fmt].read(data.encode("utf-8"), "x")
+    return rec.cues
+
+
+def running_text(raw_cues, frequent=frozenset(), edge=4, min_run=3):
+    texts, turns, keys = clean.prepare_cues(raw_cues)
+    return clean.assemble(texts, turns, clean.boilerplate_mask(keys, set(frequent), edge, min_run))
+
+
+def test_srt_markup_dashes_and_speakers_become_paragraphs():
+    text = running_text(cues_of("srt", F.SRT_BASIC))
+    assert text == "Var har du varit?\n\nJag var hos mormor.\n\nHela dagen?\n\nJa, hela dagen."
+
+
+def test_overlapping_and_rolling_cues_collapse():
+    assert running_text(cues_of("srt", F.SRT_OVERLAP_ROLLING)) == "Nu börjar vi sändningen från riksdagen."
+
+
+def test_vtt_styling_voice_tags_and_sound_descriptions():
+    text = running_text(cues_of("vtt", F.VTT_STYLED))
+    assert text == "Hej Erik, välkommen hem!\n\nTack så mycket. Det var längesen."
+
+
+def test_whisper_speaker_turns():
+    text = running_text(cues_of("whisper_json", F.WHISPER))
+    assert text == "Herr talman! Jag yrkar bifall till förslaget.\n\nTack för anförandet."
+
+
+def test_stray_timing_lines_and_cue_numbers_never_reach_text():
+    raw = ["Hej\n2\n00:00:03,000 --> 00:00:04,000\nhopp", "12\n00:01:00.000 --> 00:01:02.000 align:start\nsista"]
+    text = running_text(raw)
+    assert "-->" not in text and "00:0" not in text and text == "Hej hopp sista"
+
+
+def test_boilerplate_at_edges_and_in_runs_only():
+    frequent = {clean.cue_key(c) for c in ["Textning: SVT", "Rederiet", "Ja.", "A", "B", "C"]}
+    raw = ["Rederiet", "Textning: SVT", "Första repliken.", "Andra repliken.", "x1", "x2", "Ja.", "x3", "x4",
+           "A", "B", "C", "Sista repliken.", "y1", "y2", "y3", "y4", "Textning: SVT"]
+    text = running_text(raw, frequent)
+    assert text.split(" ") [:2] == ["Första", "repliken."]
+    assert "Ja." in text            # frequent, but alone in the middle
+    assert " A " not in text and "Textning" not in text and "Rederiet" not in text
+
+
+def test_text_cleaning_mojibake_hyphenation_and_wraps():
+    broken = "RÃ¤ksmÃ¶rgÃ¥s och jÃ¤rnvÃ¤gs-\nstationen i\nGÃ¤vle.\n\n\n\nNy  stycke\x00 hÃ¤r."
+    assert clean.clean_text(broken, "txt", unwrap=True) == "Räksmörgås och järnvägsstationen i Gävle.\n\nNy stycke här."
+
+
+def test_text_cleaning_nfc_and_html_paragraphs():
+    decomposed = "A\u030angstro\u0308m"  # Å and ö as combining sequences
+    assert clean.clean_text(decomposed, "html", unwrap=False) == "Ångström"
+    assert clean.clean_text("Ett.\nTvå.", "html", unwrap=False) == "Ett.\n\nTvå."
+    assert clean.clean_text("Rad ett\nrad två", "alto", unwrap=False) == "Rad ett\nrad två"
+
+
+def test_hyphen_before_capital_is_kept():
+    assert clean.clean_text("Sverige-\nDanmark", "txt", unwrap=True) == "Sverige- Danmark"
