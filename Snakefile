@@ -20,7 +20,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/sample.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/clean.smk"
-include: "workflow/rules/langid.smk"
+include: "workflow/rules/document_stages.smk"
 include: "workflow/rules/corpus.smk"
 
 

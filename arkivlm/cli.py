@@ -50,6 +50,24 @@ def cmd_langid(args):
     return langid.run(_spark(args, "langid"), args.settings, args.input, args.docs, args.dropped, args.stats)
 
 
+def cmd_quality(args):
+    from arkivlm import quality
+
+    return quality.run(_spark(args, "quality"), args.settings, args.input, args.docs, args.dropped, args.stats)
+
+
+def cmd_pii(args):
+    from arkivlm import pii
+
+    return pii.run(_spark(args, "pii"), args.settings, args.input, args.docs, args.dropped, args.stats)
+
+
+def cmd_dedup(args):
+    from arkivlm import dedup
+
+    return dedup.run(_spark(args, "dedup"), args.settings, args.input, args.docs, args.dropped, args.stats)
+
+
 def cmd_corpus(args):
     from arkivlm import split
 
@@ -79,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     stage("ingest", cmd_ingest, "docs", "quarantine", "stats", extra=("sources",))
     stage("clean", cmd_clean, "input", "docs", "dropped", "stats", extra=("allow_rights",))
     stage("langid", cmd_langid, "input", "docs", "dropped", "stats")
+    stage("quality", cmd_quality, "input", "docs", "dropped", "stats")
+    stage("pii", cmd_pii, "input", "docs", "dropped", "stats")
+    stage("dedup", cmd_dedup, "input", "docs", "dropped", "stats")
     stage("corpus", cmd_corpus, "input", "train", "validation", "stats")
     return p
 

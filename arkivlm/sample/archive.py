@@ -122,17 +122,17 @@ def _vtt_time(seconds: float) -> str:
 def episode_cues(rng: random.Random, series: str, n_lines: int) -> list[str]:
     """The cue texts of one episode: a fixed intro, dialogue, fixed credits."""
     intro = [f"♪ {series} ♪", "Textning: Svensk Medietext för SVT"]
-    body = []
+    body, bag = [], T.TemplateBag(rng, T.DIALOGUE)
     for _ in range(n_lines):
         kind = rng.random()
         if kind < 0.2:
-            body.append(f"- {T.dialogue_line(rng)}\n- {T.dialogue_line(rng)}")
+            body.append(f"- {bag.next()}\n- {bag.next()}")
         elif kind < 0.3:
-            body.append(f"<i>{T.dialogue_line(rng)}</i>")
+            body.append(f"<i>{bag.next()}</i>")
         elif kind < 0.35:
-            body.append("{\\an8}" + T.dialogue_line(rng))
+            body.append("{\\an8}" + bag.next())
         else:
-            body.append(T.dialogue_line(rng))
+            body.append(bag.next())
     credits = ["Översättning: Karin Berg", "Svensk Medietext", "www.svt.se/textning"]
     return intro + body + credits
 
@@ -239,7 +239,8 @@ class ArchiveWriter:
             elif i % 23 == 6:
                 paras, planted = [T.decoy_paragraph(rng, "no", 6) for _ in range(4)], "norwegian"
             else:
-                paras = [T.news_paragraph(rng, rng.randint(4, 8)) for _ in range(rng.randint(6, 14))]
+                bag = T.TemplateBag(rng, T.NEWS_TEMPLATES)
+                paras = [T.news_paragraph(rng, rng.randint(4, 6), bag) for _ in range(rng.randint(5, 9))]
             lines = []
             for para in paras:  # OCR'd books: hard line breaks with hyphenated line ends
                 for line in _wrap(para.split(), 64, rng, 0.6):
@@ -290,7 +291,8 @@ class ArchiveWriter:
         for f in range(self.n(4)):
             lines = []
             for r in range(60):
-                paras = [T.news_paragraph(rng, rng.randint(2, 4)) for _ in range(rng.randint(2, 4))]
+                bag = T.TemplateBag(rng, T.NEWS_TEMPLATES)
+                paras = [T.news_paragraph(rng, rng.randint(2, 4), bag) for _ in range(rng.randint(2, 4))]
                 if r % 5 == 1:
                     paras.append(f"Mitt personnummer är {T.personnummer(rng)} och min e-post {T.email(rng)}.")
                 if r % 7 == 2:
@@ -309,10 +311,10 @@ class ArchiveWriter:
         rng = self.rng
         for i in range(self.n(60)):
             speakers = [f"SPEAKER_{k:02d}" for k in range(rng.randint(2, 4))]
-            segments, t = [], 0.0
+            segments, t, bag = [], 0.0, T.TemplateBag(rng, T.SPEECH_TEMPLATES, T.NEWS_TEMPLATES)
             for turn in range(rng.randint(4, 9)):
                 speaker = speakers[turn % len(speakers)]
-                for sentence in T.speech_paragraph(rng).split(". "):
+                for sentence in T.speech_paragraph(rng, None, bag).split(". "):
                     sentence = sentence.strip()
                     if not sentence:
                         continue
@@ -329,15 +331,16 @@ class ArchiveWriter:
         rng = self.rng
         for i in range(self.n(50)):
             host, guest = rng.sample(T.PERSONS, 2)
-            cues, who = [], host
+            cues, who, bag = [], host, T.TemplateBag(rng, T.RADIO_TEMPLATES, T.NEWS_TEMPLATES)
             for k in range(rng.randint(25, 60)):
                 if k % rng.randint(2, 4) == 0:
                     who = guest if who == host else host
-                    cues.append(f"{who.split()[0].upper()}: {T.radio_line(rng)}")
+                    cues.append(f"{who.split()[0].upper()}: {bag.next()}")
                 else:
-                    cues.append(T.radio_line(rng))
-            if i % 9 == 4:  # ASR looping
-                cues += ["och det är ju så att det är så"] * 30
+                    cues.append(bag.next())
+            if i % 9 == 4:  # ASR looping: a phrase of this programme repeated back to back
+                phrase = " ".join(cues[-1].split()[-4:]).rstrip(".!?")
+                cues += [" ".join([phrase] * k) for k in (4, 5, 6, 7)]
                 self.manifest.setdefault("asr_loop", []).append(f"radio/program_{i:04d}.srt")
             write_srt(self.file(f"radio/program_{i:04d}.srt"), timed(cues, rng))
 
@@ -346,7 +349,7 @@ class ArchiveWriter:
         series = ["Rederiet", "Skärgårdsdoktorn", "Svensson Svensson", "Hem till byn", "Vår tid är nu"]
         for s, name in enumerate(series):
             for ep in range(self.n(14)):
-                cues = episode_cues(rng, name, rng.randint(40, 90))
+                cues = episode_cues(rng, name, rng.randint(30, 45))
                 slug = name.lower().replace(" ", "_").replace("å", "a").replace("ä", "a").replace("ö", "o")
                 tc = timed(cues, rng)
                 if ep % 5 == 1:  # live-style overlap: a cue repeated, overlapping its predecessor

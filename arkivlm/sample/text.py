@@ -90,6 +90,31 @@ NEWS_TEMPLATES = [
     "På {weekday}skvällen bjöd hembygdsföreningen på {food} och dragspelsmusik.",
     "Fiskarna i {place} har haft en ovanligt god säsong, och hamnen har varit full av båtar.",
     "Arbetet med att bygga ut vägen mot {place2} beräknas vara klart om {small} år.",
+    "Sommarens torka har slagit hårt mot lantbrukarna kring {place}, där skörden blev den sämsta på decennier.",
+    "Ett nytt förslag från {org} väcker starka känslor bland föräldrarna i {place2}.",
+    "Kostnaden för {def_noun} har nästan fördubblats sedan planeringen började.",
+    "Vid sammanträdet på {weekday}en kom frågan om {topic} upp på nytt.",
+    "{Person} lämnar sitt uppdrag efter {small} år och ersätts av en yngre kollega från {place2}.",
+    "Flera företag i {region} har svårt att hitta utbildad personal.",
+    "Till hösten öppnar {a_adj_noun} vid hamnen, om allt går enligt planerna.",
+    "Lokalpressen har granskat hur pengarna till {topic} egentligen har använts.",
+    "Snöovädret orsakade stora problem för pendlarna mellan {place} och {place2}.",
+    "Försäljningen i butikerna ökade kraftigt under julhandeln, enligt handelskammaren.",
+    "En äldre man från {place} fick på {weekday}en ta emot en medalj för sina insatser.",
+    "Vattenledningen brast under natten och flera kvarter i {place} stod utan vatten.",
+    "Ungdomarna på fritidsgården i {place} har själva målat om lokalerna.",
+    "Kyrkokören i {place2} firar {small} år med en konsert i början av {month}.",
+    "Skolbarnen i {region} fick lära sig om hur man tar hand om skogen.",
+    "Stadens äldsta hus ska nu restaureras med bidrag från {org}.",
+    "Debatten i fullmäktige blev lång och ibland hätsk innan beslutet till slut kunde fattas.",
+    "Statistiken visar att allt fler väljer att cykla till arbetet i {place}.",
+    "Marknaden på torget i {place} lockade som vanligt besökare från hela {region}.",
+    "Efter flera års förhandlingar har parterna nu kommit överens om ett nytt avtal.",
+    "Turistbyrån i {place2} räknar med rekordmånga gäster under sommaren.",
+    "Räddningstjänsten ryckte ut till en brand i ett flerfamiljshus i {place} sent på {weekday}skvällen.",
+    "Ingen person skadades, men flera lägenheter blev obeboeliga efter branden.",
+    "Den gamla skolan i byn utanför {place} har fått nytt liv som konstnärsateljé.",
+    "Forskare vid universitetet i {place2} har studerat hur {topic} påverkar folkhälsan.",
 ]
 
 SPEECH_TEMPLATES = [
@@ -219,9 +244,22 @@ def fill(template: str, rng: random.Random) -> str:
     return template.format(**values)
 
 
-def news_paragraph(rng: random.Random, n: int | None = None) -> str:
-    n = n or rng.randint(3, 6)
-    return " ".join(fill(rng.choice(NEWS_TEMPLATES), rng) for _ in range(n))
+class TemplateBag:
+    """Templates in shuffled order, each used once before any is reused, so that one document
+    does not repeat itself the way a random draw with replacement would."""
+
+    def __init__(self, rng: random.Random, *pools: list[str]):
+        self.rng, self.pool, self.queue = rng, [t for p in pools for t in p], []
+
+    def next(self) -> str:
+        if not self.queue:
+            self.queue = self.rng.sample(self.pool, len(self.pool))
+        return fill(self.queue.pop(), self.rng)
+
+
+def news_paragraph(rng: random.Random, n: int | None = None, bag: TemplateBag | None = None) -> str:
+    bag = bag or TemplateBag(rng, NEWS_TEMPLATES)
+    return " ".join(bag.next() for _ in range(n or rng.randint(3, 6)))
 
 
 def headline(rng: random.Random) -> str:
@@ -237,20 +275,21 @@ def headline(rng: random.Random) -> str:
 
 def article(rng: random.Random, paragraphs: int | None = None) -> list[str]:
     """A headline followed by paragraphs."""
-    return [headline(rng)] + [news_paragraph(rng) for _ in range(paragraphs or rng.randint(3, 7))]
+    bag = TemplateBag(rng, NEWS_TEMPLATES)
+    return [headline(rng)] + [news_paragraph(rng, rng.randint(3, 5), bag) for _ in range(paragraphs or rng.randint(3, 6))]
 
 
-def speech_paragraph(rng: random.Random, n: int | None = None) -> str:
-    pools = (SPEECH_TEMPLATES, NEWS_TEMPLATES, NEWS_TEMPLATES)
-    return " ".join(fill(rng.choice(rng.choice(pools)), rng) for _ in range(n or rng.randint(3, 6)))
+def speech_paragraph(rng: random.Random, n: int | None = None, bag: TemplateBag | None = None) -> str:
+    bag = bag or TemplateBag(rng, SPEECH_TEMPLATES, NEWS_TEMPLATES)
+    return " ".join(bag.next() for _ in range(n or rng.randint(3, 6)))
 
 
-def radio_line(rng: random.Random) -> str:
-    return fill(rng.choice(RADIO_TEMPLATES if rng.random() < 0.3 else NEWS_TEMPLATES), rng)
+def radio_line(rng: random.Random, bag: TemplateBag | None = None) -> str:
+    return (bag or TemplateBag(rng, RADIO_TEMPLATES, NEWS_TEMPLATES)).next()
 
 
-def dialogue_line(rng: random.Random) -> str:
-    return fill(rng.choice(DIALOGUE), rng)
+def dialogue_line(rng: random.Random, bag: TemplateBag | None = None) -> str:
+    return (bag or TemplateBag(rng, DIALOGUE)).next()
 
 
 def decoy_paragraph(rng: random.Random, language: str, n: int = 5) -> str:

@@ -1,6 +1,6 @@
 rule corpus:
     input:
-        f"{R}/interim/langid",
+        f"{R}/interim/dedup",
     output:
         train=directory(f"{R}/corpus/train"),
         validation=directory(f"{R}/corpus/validation"),

@@ -1,0 +1,226 @@
+"""Dedup: exact and near-duplicate removal across all sources, in Spark with datasketch MinHash.
+
+1. Exact: a hash of the case-folded, whitespace-collapsed text; the best copy of each group stays.
+2. Near: MinHash over character shingles of an OCR-tolerant key (case-folded, hyphenated line
+   ends rejoined, diacritics folded, common OCR confusions canonicalised, non-letters dropped;
+   the text itself keeps å, ä and ö). Signatures use datasketch's permutations, computed for a
+   whole document at once with numpy; LSH bands come from datasketch's parameter optimiser.
+3. Band buckets give candidate pairs, each verified on the real shingle sets (Jaccard, or
+   containment for a copy cropped at the ends) before it becomes an edge.
+4. Connected components by iterative min-label propagation in DataFrames (no graph on the driver).
+5. The best copy of each component (quality score, then length, then id) is kept; every other
+   member is checked against it once more and dropped with `duplicate_of` = the kept id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+import numpy as np
+
+DEFAULTS = {
+    "shingle_size": 5,
+    "num_perm": 128,
+    "seed": 1,
+    "lsh_threshold": 0.4,        # Jaccard at which LSH starts to find pairs (bands x rows from datasketch)
+    "min_jaccard": 0.8,          # a candidate pair is a near-duplicate when Jaccard >= this ...
+    "min_containment": 0.9,      # ... or the smaller copy lies this much inside the larger (crops)
+    "containment_min_jaccard": 0.5,  # ... and is not just a short text quoted in a long one
+    "max_bucket": 64,            # larger buckets link their members to the first only
+    "max_iterations": 40,
+}
+
+_HYPHEN_BREAK = re.compile(r"[-\u00ad¬]\s*\n\s*")
+_OCR_CANON = [("rn", "m"), ("1", "l"), ("|", "l"), ("!", "l"), ("0", "o"), ("5", "s")]
+_NOT_ALNUM = re.compile(r"[^a-z0-9|!]+")
+_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def dedup_key(text: str) -> str:
+    """The text as dedup sees it: robust to case, hyphenation, diacritics and OCR confusions."""
+    t = _HYPHEN_BREAK.sub("", text.casefold())
+    t = "".join(ch for ch in unicodedata.normalize("NFKD", t) if not unicodedata.combining(ch))
+    t = t.replace("æ", "ae").replace("ø", "o").replace("ß", "ss")
+    t = _NOT_ALNUM.sub("", t)
+    for src, dst in _OCR_CANON:
+        t = t.replace(src, dst)
+    return t
+
+
+def shingle_hashes(key: str, k: int) -> np.ndarray:
+    """32-bit hashes of the distinct character k-grams of `key` (vectorised, no Python loop)."""
+    codes = np.frombuffer(key.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    if len(codes) < k:
+        codes = np.pad(codes, (0, k - len(codes)), constant_values=0)
+    windows = np.lib.stride_tricks.sliding_window_view(codes, k)
+    powers = np.array([1_000_003 ** (k - 1 - j) % (1 << 64) for j in range(k)], dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        h = (windows * powers).sum(axis=1, dtype=np.uint64)
+        h ^= h >> np.uint64(33)
+        h *= np.uint64(0xFF51AFD7ED558CCD)
+        h ^= h >> np.uint64(33)
+    return np.unique(h & np.uint64(0xFFFFFFFF))
+
+
+class Signer:
+    """MinHash signatures with datasketch (its default affine32 scheme, its permutations and its
+    MurmurHash finaliser), applied to a whole document's shingle hashes in one numpy expression:
+    the same values as `MinHash.update_batch` over those hashes, without its per-item Python loop."""
+
+    def __init__(self, num_perm: int, seed: int, threshold: float):
+        from datasketch import MinHash
+        from datasketch.lsh import _optimal_param
+
+        self.template = MinHash(num_perm=num_perm, seed=seed, hashfunc=int)
+        self.a, self.b = self.template.permutations
+        self.bands, self.rows = _optimal_param(threshold, num_perm, 0.5, 0.5)
+
+    def signature(self, hashes: np.ndarray) -> np.ndarray:
+        from datasketch.minhash import _fmix
+
+        if hashes.size == 0:
+            return self.template.hashvalues.copy()
+        hv = _fmix(hashes.astype(self.a.dtype).reshape(-1, 1), 32)
+        with np.errstate(over="ignore"):
+            return np.minimum(self.template.hashvalues, (hv * self.a + self.b).min(axis=0))
+
+    def band_hashes(self, sig: np.ndarray) -> list[int]:
+        r = self.rows
+        return [int.from_bytes(hashlib.blake2b(sig[i * r:(i + 1) * r].tobytes(), digest_size=8).digest(), "big", signed=True)
+                for i in range(self.bands)]
+
+
+def similarity(key_a: str, key_b: str, k: int) -> tuple[float, float]:
+    """(Jaccard, containment of the smaller in the larger) of two keys' shingle sets."""
+    a, b = shingle_hashes(key_a, k), shingle_hashes(key_b, k)
+    inter = np.intersect1d(a, b, assume_unique=True).size
+    union = a.size + b.size - inter
+    return (inter / union if union else 1.0), (inter / min(a.size, b.size) if min(a.size, b.size) else 1.0)
+
+
+def is_near_duplicate(key_a: str, key_b: str, s: dict) -> bool:
+    jac, cont = similarity(key_a, key_b, s["shingle_size"])
+    return jac >= s["min_jaccard"] or (cont >= s["min_containment"] and jac >= s["containment_min_jaccard"])
+
+
+# --- Spark ----------------------------------------------------------------------------------------
+
+def signature_partition(batches, s: dict):
+    import pandas as pd
+
+    signer = Signer(s["num_perm"], s["seed"], s["lsh_threshold"])
+    for pdf in batches:
+        keys = [dedup_key(t) for t in pdf["text"]]
+        bands = [signer.band_hashes(signer.signature(shingle_hashes(k, s["shingle_size"]))) for k in keys]
+        yield pd.DataFrame({"id": pdf["id"], "key": keys, "bands": bands})
+
+
+def pairs_partition(batches, max_bucket: int):
+    import pandas as pd
+
+    for pdf in batches:
+        a, b = [], []
+        for ids in pdf["ids"]:
+            ids = list(ids)
+            if len(ids) <= max_bucket:
+                for i in range(len(ids)):
+                    for j in range(i + 1, len(ids)):
+                        a.append(ids[i]); b.append(ids[j])
+            else:
+                a.extend([ids[0]] * (len(ids) - 1)); b.extend(ids[1:])
+        yield pd.DataFrame({"a": a, "b": b})
+
+
+def verify_partition(batches, s: dict):
+    for pdf in batches:
+        ok = [is_near_duplicate(ka, kb, s) for ka, kb in zip(pdf["key_a"], pdf["key_b"])]
+        yield pdf.loc[ok, ["a", "b"]]
+
+
+def connected_components(spark, edges, max_iterations: int):
+    """(id, component) for every node of `edges` (a, b); component = the smallest id reachable."""
+    from pyspark.sql import functions as F
+
+    both = edges.select("a", "b").union(edges.select(F.col("b").alias("a"), F.col("a").alias("b"))).persist()
+    labels = both.groupBy("a").agg(F.least(F.min("b"), F.first("a")).alias("label")).withColumnRenamed("a", "id")
+    labels = labels.localCheckpoint()
+    iterations = 0
+    for iterations in range(1, max_iterations + 1):
+        incoming = both.join(labels.withColumnRenamed("id", "a"), "a").groupBy(F.col("b").alias("id")).agg(F.min("label").alias("new"))
+        updated = labels.join(incoming, "id", "left").select("id", F.least("label", F.coalesce("new", "label")).alias("label"))
+        updated = updated.localCheckpoint()
+        changed = updated.join(labels.withColumnRenamed("label", "old"), "id").where(F.col("label") != F.col("old")).count()
+        labels = updated
+        if changed == 0:
+            break
+    both.unpersist()
+    return labels.withColumnRenamed("label", "component"), iterations
+
+
+def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, out_stats: str) -> dict:
+    from pyspark import StorageLevel
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    from arkivlm.tables import finish_stage
+
+    s = {**DEFAULTS, **(settings or {})}
+    docs = spark.read.parquet(in_docs)
+    if "quality_score" not in docs.columns:
+        docs = docs.withColumn("quality_score", F.lit(1.0))
+    docs = docs.withColumn("_len", F.length("text")).persist(StorageLevel.MEMORY_AND_DISK)
+    docs_in = docs.count()
+    best_first = [F.desc("quality_score"), F.desc("_len"), F.asc("id")]
+
+    # 1. exact duplicates
+    norm = F.sha2(F.regexp_replace(F.lower(F.trim("text")), r"\s+", " "), 256)
+    w = Window.partitionBy("_exact").orderBy(*best_first)
+    docs = docs.withColumn("_exact", norm).withColumn("_rank", F.row_number().over(w)) \
+        .withColumn("_exact_of", F.first("id").over(w))
+    survivors = docs.where(F.col("_rank") == 1).select("id")
+
+    # 2-3. near-duplicate candidates from LSH bands, verified
+    keyed = docs.where(F.col("_rank") == 1).select("id", "text") \
+        .mapInPandas(lambda it: signature_partition(it, s), "id string, key string, bands array<bigint>") \
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    buckets = keyed.select("id", F.posexplode("bands").alias("band", "h")).groupBy("band", "h") \
+        .agg(F.sort_array(F.collect_list("id")).alias("ids")).where(F.size("ids") > 1)
+    candidates = buckets.select("ids").mapInPandas(lambda it: pairs_partition(it, s["max_bucket"]), "a string, b string").distinct()
+    keys = keyed.select("id", "key")
+    with_keys = candidates.join(keys.toDF("a", "key_a"), "a").join(keys.toDF("b", "key_b"), "b")
+    edges = with_keys.mapInPandas(lambda it: verify_partition(it, s), "a string, b string").persist(StorageLevel.MEMORY_AND_DISK)
+    n_candidates, n_edges = candidates.count(), edges.count()
+
+    # 4. components; 5. keep the best copy, check the others against it
+    components, iterations = connected_components(spark, edges, s["max_iterations"])
+    ranked = components.join(docs.select("id", "quality_score", "_len"), "id") \
+        .withColumn("_keep", F.first("id").over(Window.partitionBy("component").orderBy(*best_first)))
+    members = ranked.where(F.col("id") != F.col("_keep")).select(F.col("_keep").alias("a"), F.col("id").alias("b"))
+    confirmed = members.join(keys.toDF("a", "key_a"), "a").join(keys.toDF("b", "key_b"), "b") \
+        .mapInPandas(lambda it: verify_partition(it, s), "a string, b string") \
+        .select(F.col("b").alias("id"), F.col("a").alias("_near_of"))
+
+    # An exact copy points at the document finally kept: its exact keeper, or that keeper's near keeper.
+    exact_keeper_fate = confirmed.select(F.col("id").alias("_exact_of"), F.col("_near_of").alias("_exact_near_of"))
+    result = docs.join(confirmed, "id", "left").join(exact_keeper_fate, "_exact_of", "left").select(
+        *[c for c in docs.columns if not c.startswith("_")],
+        F.when(F.col("_rank") > 1, "exact_duplicate").when(F.col("_near_of").isNotNull(), "near_duplicate").alias("drop_reason"),
+        F.lit(None).cast("string").alias("drop_detail"),
+        F.when(F.col("_rank") > 1, F.coalesce("_exact_near_of", "_exact_of")).otherwise(F.col("_near_of")).alias("duplicate_of"),
+    ).persist(StorageLevel.MEMORY_AND_DISK)
+    sizes = result.where(F.col("duplicate_of").isNotNull()).groupBy("duplicate_of").count() \
+        .groupBy(F.col("count").alias("removed")).count().collect()
+    extra = {
+        "candidate_pairs": int(n_candidates), "verified_pairs": int(n_edges), "component_iterations": iterations,
+        "clusters_by_size": {str(int(r["removed"]) + 1): int(r["count"]) for r in sorted(sizes, key=lambda r: r["removed"])},
+        "lsh": {"bands": Signer(s["num_perm"], s["seed"], s["lsh_threshold"]).bands, "num_perm": s["num_perm"]},
+        "settings": s,
+    }
+    survivors.unpersist()
+    stats = finish_stage(result, stage="dedup", docs_in=docs_in, out_docs=out_docs, out_dropped=out_dropped,
+                         out_stats=out_stats, extra_stats=extra)
+    for df in (keyed, edges, docs):
+        df.unpersist()
+    return stats

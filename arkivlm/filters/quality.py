@@ -1,0 +1,255 @@
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+# Swedish function words (a stop-word presence test in the spirit of Gopher/FineWeb-2).
+SWEDISH_STOP_WORDS = frozenset(
+    "och i att det som en på är av för med till den har de inte om ett var jag han men sig vi så från "
+    "man hon eller vid efter under när kan ska skulle också sedan nu där hade mot bara alla du".split())
+_WORD = re.compile(r"\w+(?:[-']\w+)*", re.UNICODE)
+_TIME_TOKEN = re.compile(r"^(?:[01]?\d|2[0-3])[.:][0-5]\d$")
+_NUMERIC = re.compile(r"^[\d.,:/%-]+$")
+_BULLET = re.compile(r"^\s*(?:[-•*·–]|\d+[.)])\s")
+_SYMBOLS = re.compile(r"#|\.\.\.|…")
+_PLAUSIBLE = re.compile(r"^[a-zåäöéüæøA-ZÅÄÖÉÜÆØ]+(?:[-'][a-zåäöéüæøA-ZÅÄÖÉÜÆØ]+)*$|^\d+(?:[.,:]\d+)*$")
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text)
+
+
+def duplicate_fraction(items: list[str]) -> tuple[float, float]:
+    """(share of items that repeat an earlier one, share of characters in them)."""
+    if not items:
+        return 0.0, 0.0
+    seen, dup, dup_chars = set(), 0, 0
+    for it in items:
+        if it in seen:
+            dup += 1
+            dup_chars += len(it)
+        seen.add(it)
+    total_chars = sum(len(i) for i in items) or 1
+    return dup / len(items), dup_chars / total_chars
+
+
+def top_ngram_fraction(ws: list[str], n: int) -> float:
+    """Characters covered by the most frequent word n-gram, over all word characters."""
+    if len(ws) < n:
+        return 0.0
+    grams = Counter(tuple(ws[i:i + n]) for i in range(len(ws) - n + 1))
+    gram, count = grams.most_common(1)[0]
+    if count < 2:
+        return 0.0
+    return count * sum(len(w) for w in gram) / (sum(len(w) for w in ws) or 1)
+
+
+def duplicated_ngram_fraction(ws: list[str], n: int) -> float:
+    """Characters in word n-grams that occur more than once (overlaps counted once)."""
+    if len(ws) < n:
+        return 0.0
+    first, covered = {}, [False] * len(ws)
+    for i in range(len(ws) - n + 1):
+        gram = tuple(ws[i:i + n])
+        if gram in first:
+            for j in range(first[gram], first[gram] + n):
+                covered[j] = True
+            for j in range(i, i + n):
+                covered[j] = True
+        else:
+            first[gram] = i
+    total = sum(len(w) for w in ws) or 1
+    return sum(len(w) for w, c in zip(ws, covered) if c) / total
+
+
+def longest_loop(ws: list[str], max_n: int = 8) -> int:
+    """Most consecutive repetitions of any phrase of up to `max_n` words (ASR looping)."""
+    best = 1
+    for n in range(1, max_n + 1):
+        i = 0
+        while i + 2 * n <= len(ws):
+            reps = 1
+            while i + (reps + 1) * n <= len(ws) and ws[i + reps * n:i + (reps + 1) * n] == ws[i:i + n]:
+                reps += 1
+            best = max(best, reps)
+            i += n * reps if reps > 1 else 1
+    return best
+
+
+def text_stats(text: str) -> dict:
+    ws = words(text)
+    lower = [w.lower() for w in ws]
+    lines = [l for l in text.split("\n") if l.strip()]
+    paragraphs = [p for p in text.split("\n\n") if p.strip()]
+    return {"text": text, "words": ws, "lower": lower, "lines": lines, "paragraphs": paragraphs}
+
+
+@dataclass
+class Filter:
+    name: str
+    settings: dict
+
+    modalities: tuple[str, ...] = ("text", "transcript", "subtitle")
+
+    def applies(self, modality: str, fmt: str) -> bool:
+        return modality in self.settings.get("modalities", self.modalities)
+
+    def check(self, s: dict, doc: dict) -> str | None:
+        raise NotImplementedError
+
+
+class GopherFilter(Filter):
+    """Length, word length, symbols, stop words, and repetition (lines, paragraphs, n-grams)."""
+
+    def check(self, s, doc):
+        c, ws, lower = self.settings, s["words"], s["lower"]
+        n = len(ws)
+        if n < c["min_words"]:
+            return "min_words"
+        if n > c["max_words"]:
+            return "max_words"
+        mean_len = sum(len(w) for w in ws) / n
+        if not c["min_mean_word_length"] <= mean_len <= c["max_mean_word_length"]:
+            return "mean_word_length"
+        if len(_SYMBOLS.findall(s["text"])) / n > c["max_symbol_word_ratio"]:
+            return "symbol_ratio"
+        if sum(ch.isdigit() for ch in s["text"]) / max(1, len(s["text"])) > c["max_digit_ratio"]:
+            return "digit_ratio"
+        if sum(w in SWEDISH_STOP_WORDS for w in lower) < c["min_stop_words"]:
+            return "stop_words"
+        line_dup, line_dup_chars = duplicate_fraction(s["lines"])
+        if line_dup > c["max_dup_line_fraction"] or line_dup_chars > c["max_dup_line_char_fraction"]:
+            return "duplicate_lines"
+        para_dup, para_dup_chars = duplicate_fraction(s["paragraphs"])
+        if para_dup > c["max_dup_paragraph_fraction"] or para_dup_chars > c["max_dup_paragraph_char_fraction"]:
+            return "duplicate_paragraphs"
+        for k, limit in c["max_top_ngram_fraction"].items():
+            if top_ngram_fraction(lower, int(k)) > limit:
+                return f"top_{k}gram"
+        for k, limit in c["max_duplicated_ngram_fraction"].items():
+            if duplicated_ngram_fraction(lower, int(k)) > limit:
+                return f"duplicated_{k}gram"
+        return None
+
+
+class WebLinesFilter(Filter):
+    """C4/Gopher line rules for written text only: bullets, ellipses, lines without end punctuation."""
+
+    modalities = ("text",)
+
+    def check(self, s, doc):
+        c, lines = self.settings, s["lines"]
+        if not lines:
+            return None
+        if sum(bool(_BULLET.match(l)) for l in lines) / len(lines) > c["max_bullet_lines"]:
+            return "bullet_lines"
+        if sum(l.rstrip().endswith(("...", "…")) for l in lines) / len(lines) > c["max_ellipsis_lines"]:
+            return "ellipsis_lines"
+        return None
+
+
+class OcrFilter(Filter):
+    """OCR quality: mean word confidence (ALTO WC) and the share of implausible tokens."""
+
+    def applies(self, modality, fmt):
+        return fmt in self.settings["formats"]
+
+    def check(self, s, doc):
+        c = self.settings
+        conf = doc.get("ocr_conf")
+        if conf is not None and conf == conf and conf < c["min_mean_confidence"]:
+            return "low_confidence"
+        tokens = s["text"].split()
+        if tokens:
+            bad = sum(not _PLAUSIBLE.match(t.strip(".,;:!?()\"'”“«»–-")) for t in tokens if t.strip(".,;:!?()\"'”“«»–-"))
+            if bad / len(tokens) > c["max_implausible_share"]:
+                return "implausible_tokens"
+        return None
+
+
+class ListingFilter(Filter):
+    """TV listings, timetables and tables: many clock times or bare numbers among the tokens."""
+
+    def check(self, s, doc):
+        c = self.settings
+        tokens = s["text"].split()
+        if len(tokens) < 10:
+            return None
+        times = sum(bool(_TIME_TOKEN.match(t.strip(",;"))) for t in tokens)
+        if times / len(tokens) > c["max_time_token_share"]:
+            return "tv_listing"
+        if sum(bool(_NUMERIC.match(t)) for t in tokens) / len(tokens) > c["max_numeric_token_share"]:
+            return "table"
+        return None
+
+
+class AsrLoopFilter(Filter):
+    """Speech recognition stuck in a loop: one phrase repeated back to back."""
+
+    modalities = ("transcript", "subtitle")
+
+    def check(self, s, doc):
+        if longest_loop(s["lower"], self.settings["max_phrase_words"]) >= self.settings["max_repeats"]:
+            return "repeated_phrase"
+        return None
+
+
+# In order: the specific rules first, so a TV listing is dropped as one rather than for its digits.
+FILTERS = {"listing": ListingFilter, "ocr": OcrFilter, "asr_loop": AsrLoopFilter, "web_lines": WebLinesFilter,
+           "gopher": GopherFilter}
+
+DEFAULTS = {
+    # Thresholds start from Gopher / FineWeb(-2); word counts are per modality below.
+    "gopher": {
+        "min_words": 50, "max_words": 200000, "min_mean_word_length": 3, "max_mean_word_length": 10,
+        "max_symbol_word_ratio": 0.1, "max_digit_ratio": 0.15, "min_stop_words": 2,
+        "max_dup_line_fraction": 0.3, "max_dup_line_char_fraction": 0.2,
+        "max_dup_paragraph_fraction": 0.3, "max_dup_paragraph_char_fraction": 0.2,
+        "max_top_ngram_fraction": {"2": 0.2, "3": 0.18, "4": 0.16},
+        "max_duplicated_ngram_fraction": {"5": 0.15, "6": 0.14, "7": 0.13, "8": 0.12, "9": 0.11, "10": 0.10},
+        "min_words_by_modality": {"transcript": 30, "subtitle": 30},
+    },
+    "web_lines": {"modalities": ["text"], "max_bullet_lines": 0.9, "max_ellipsis_lines": 0.3},
+    "ocr": {"formats": ["alto"], "min_mean_confidence": 0.6, "max_implausible_share": 0.1},
+    "listing": {"max_time_token_share": 0.1, "max_numeric_token_share": 0.3},
+    "asr_loop": {"modalities": ["transcript", "subtitle"], "max_phrase_words": 8, "max_repeats": 6},
+}
+
+
+def merged_settings(settings: dict | None) -> dict:
+    out = {}
+    for name, default in DEFAULTS.items():
+        out[name] = {**default, **(settings or {}).get(name, {})}
+    out["enabled"] = (settings or {}).get("enabled", list(FILTERS))
+    return out
+
+
+def build_filters(settings: dict | None) -> list[Filter]:
+    s = merged_settings(settings)
+    return [FILTERS[name](name, s[name]) for name in s["enabled"]]
+
+
+def check_document(filters: list[Filter], doc: dict) -> str | None:
+    s = text_stats(doc["text"])
+    for f in filters:
+        if not f.applies(doc["modality"], doc["format"]):
+            continue
+        settings = f.settings
+        if f.name == "gopher" and doc["modality"] in settings.get("min_words_by_modality", {}):
+            f = GopherFilter(f.name, {**settings, "min_words": settings["min_words_by_modality"][doc["modality"]]})
+        reason = f.check(s, doc)
+        if reason:
+            return f"{f.name}:{reason}"
+    return None
+
+
+def quality_score(doc: dict) -> float:
+    """Used to pick the best copy among duplicates: OCR confidence, plausible tokens, Swedish score."""
+    conf = doc.get("ocr_conf")
+    conf = 1.0 if conf is None or conf != conf else float(conf)
+    tokens = doc["text"].split()
+    plausible = sum(bool(_PLAUSIBLE.match(t.strip(".,;:!?()\"'”“«»–-"))) for t in tokens) / max(1, len(tokens))
+    lang = doc.get("lang_score")
+    lang = 1.0 if lang is None or lang != lang else float(lang)
+    return round(conf * plausible * lang, 6)

@@ -1,0 +1,114 @@
+"""PII redaction: Swedish personal identity and coordination numbers, phone numbers, e-mail.
+
+Identity numbers are accepted in every spelling (10 or 12 digits; `-`, `+` or nothing before the
+last four) only when the date part is a real date (day + 60 for coordination numbers) and the
+Luhn check digit is right, so that dates, ISBNs, SFS numbers and other numbers stay.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+PLACEHOLDERS = {
+    "personnummer": "[PERSONNUMMER]",
+    "samordningsnummer": "[SAMORDNINGSNUMMER]",
+    "email": "[E-POST]",
+    "phone": "[TELEFON]",
+}
+PII_TYPES = tuple(PLACEHOLDERS)
+
+_ID_NUMBER = re.compile(r"(?<![\w+-])((?:18|19|20)?)(\d{2})(\d{2})(\d{2})([-+]?)(\d{3})(\d)(?![\w-])")
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-zA-Z]{2,}(?![\w-])")
+_PHONE = re.compile(
+    r"(?<![\w+])(?:(?:\+|00)46[\s-]?(?:\(0\)[\s-]?)?[1-9]\d{0,2}|0[1-9]\d{0,2})"  # country or trunk prefix + area code
+    r"(?:[\s-]?\d{2,4}){2,4}(?![\w-])"
+    r"|(?<![\w+])\+(?!46)\d{1,3}[\s-]?\d{1,4}(?:[\s-]?\d{2,4}){2,4}(?![\w-])")
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(digits):
+        d = int(ch) * (2 if i % 2 == 0 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def _id_kind(m: re.Match) -> str | None:
+    century, yy, mm, dd, _sep, serial, check = m.groups()
+    day = int(dd)
+    kind = "personnummer"
+    if day > 60:
+        kind, day = "samordningsnummer", day - 60
+    # Without a century any leap day may be real: check against a leap year then.
+    year = int(century + yy) if century else (2000 if int(yy) % 4 == 0 else 2001)
+    try:
+        dt.date(year, int(mm), day)
+    except ValueError:
+        return None
+    return kind if luhn_ok(yy + mm + dd + serial + check) else None
+
+
+def redact(text: str) -> tuple[str, dict[str, int]]:
+    counts = dict.fromkeys(PII_TYPES, 0)
+
+    def id_sub(m):
+        kind = _id_kind(m)
+        if kind is None:
+            return m.group(0)
+        counts[kind] += 1
+        return PLACEHOLDERS[kind]
+
+    def sub(kind):
+        def f(m):
+            digits = sum(ch.isdigit() for ch in m.group(0))
+            if kind == "phone" and not 8 <= digits <= 15:
+                return m.group(0)
+            counts[kind] += 1
+            return PLACEHOLDERS[kind]
+        return f
+
+    text = _ID_NUMBER.sub(id_sub, text)
+    text = _EMAIL.sub(sub("email"), text)
+    text = _PHONE.sub(sub("phone"), text)
+    return text, counts
+
+
+def pii_partition(batches):
+    import pandas as pd
+
+    for pdf in batches:
+        texts, per_type = [], {k: [] for k in PII_TYPES}
+        for t in pdf["text"]:
+            new, counts = redact(t)
+            texts.append(new)
+            for k in PII_TYPES:
+                per_type[k].append(counts[k])
+        out = pdf.assign(text=texts, **{f"pii_{k}": pd.array(v, dtype="Int32") for k, v in per_type.items()},
+                         drop_reason=None, drop_detail=None)
+        for col in ("record", "page"):
+            if col in out:
+                out[col] = out[col].astype("Int32")
+        yield out
+
+
+def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, out_stats: str) -> dict:
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import IntegerType, StringType, StructField, StructType
+
+    from arkivlm.tables import finish_stage
+
+    docs = spark.read.parquet(in_docs)
+    docs_in = docs.count()
+    schema = StructType(docs.schema.fields + [StructField(f"pii_{k}", IntegerType()) for k in PII_TYPES]
+                        + [StructField("drop_reason", StringType()), StructField("drop_detail", StringType())])
+    result = docs.mapInPandas(pii_partition, schema).persist()
+    sums = result.agg(*[F.sum(f"pii_{k}").alias(k) for k in PII_TYPES],
+                      *[F.sum((F.col(f"pii_{k}") > 0).cast("int")).alias(f"docs_{k}") for k in PII_TYPES]).first()
+    per_source = {r["source"]: {k: int(r[k] or 0) for k in PII_TYPES} for r in
+                  result.groupBy("source").agg(*[F.sum(f"pii_{k}").alias(k) for k in PII_TYPES]).collect()}
+    extra = {"pii_redacted": {k: int(sums[k] or 0) for k in PII_TYPES},
+             "docs_with_pii": {k: int(sums[f"docs_{k}"] or 0) for k in PII_TYPES},
+             "pii_by_source": per_source}
+    return finish_stage(result, stage="pii", docs_in=docs_in, out_docs=out_docs, out_dropped=out_dropped,
+                        out_stats=out_stats, extra_stats=extra, drop_columns=tuple(f"pii_{k}" for k in PII_TYPES))

@@ -1,0 +1,39 @@
+"""Quality stage: run the filters of `arkivlm.filters` over every document, in Spark.
+
+Kept documents get a `quality_score` (OCR confidence x plausible-token share x p(sv)), which the
+dedup stage uses to keep the best copy of each cluster.
+"""
+
+from __future__ import annotations
+
+from arkivlm.filters.quality import build_filters, check_document, merged_settings, quality_score
+
+
+def quality_partition(batches, settings: dict):
+    import pandas as pd
+
+    filters = build_filters(settings)
+    for pdf in batches:
+        reasons, scores = [], []
+        for doc in pdf.to_dict("records"):
+            reasons.append(check_document(filters, doc))
+            scores.append(quality_score(doc))
+        out = pdf.assign(quality_score=scores, drop_reason=reasons, drop_detail=None)
+        for col in ("record", "page", "lid_paragraphs_removed"):
+            if col in out:
+                out[col] = out[col].astype("Int32")
+        yield out
+
+
+def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, out_stats: str) -> dict:
+    from pyspark.sql.types import DoubleType, StringType, StructField, StructType
+
+    from arkivlm.tables import finish_stage
+
+    docs = spark.read.parquet(in_docs)
+    docs_in = docs.count()
+    schema = StructType(docs.schema.fields + [StructField("quality_score", DoubleType()),
+                                              StructField("drop_reason", StringType()), StructField("drop_detail", StringType())])
+    result = docs.mapInPandas(lambda it: quality_partition(it, settings), schema)
+    return finish_stage(result, stage="quality", docs_in=docs_in, out_docs=out_docs, out_dropped=out_dropped,
+                        out_stats=out_stats, extra_stats={"settings": merged_settings(settings)})

@@ -1,0 +1,66 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from datasketch import MinHash
+
+from arkivlm import dedup
+from bench import near_duplicates as nd
+
+
+def test_key_folds_case_hyphenation_diacritics_and_ocr_confusions():
+    assert dedup.dedup_key("Järn-\nvägen i GÄVLE") == dedup.dedup_key("jarnvagen i gavle")
+    assert dedup.dedup_key("barnen") == dedup.dedup_key("bamen")  # rn/m
+    assert dedup.dedup_key("ll") == dedup.dedup_key("1l")
+
+
+def test_signatures_equal_datasketch_update_batch():
+    signer = dedup.Signer(128, 1, 0.4)
+    for text in ["Räksmörgås", "Järnvägsstationen i Gävle invigdes i går av kommunalrådet." * 3]:
+        h = dedup.shingle_hashes(dedup.dedup_key(text), 5)
+        m = MinHash(num_perm=128, seed=1, hashfunc=int)
+        m.update_batch(h)
+        assert np.array_equal(m.hashvalues, signer.signature(h))
+
+
+def test_verification_separates_crops_from_quotes():
+    s = dedup.DEFAULTS
+    long = " ".join(f"Mening nummer {i} handlar om något helt eget i staden." for i in range(60))
+    assert dedup.is_near_duplicate(dedup.dedup_key(long), dedup.dedup_key(long[200:-200]), s)
+    assert not dedup.is_near_duplicate(dedup.dedup_key(long), dedup.dedup_key(long[:400]), s)
+
+
+@pytest.fixture(scope="module")
+def benchmark(spark, tmp_path_factory):
+    docs = nd.build(n_groups=120, seed=11)
+    return docs, nd.run_dedup(spark, docs, str(tmp_path_factory.mktemp("dedup")))
+
+
+def test_labelled_benchmark_precision_and_recall(benchmark):
+    docs, (scores, stats) = benchmark
+    assert scores["precision"] >= 0.95 and scores["recall"] >= 0.95, scores
+    assert {d["kind"] for d in docs} >= {"exact", "ocr", "crop", "crop_ocr", "sibling"}
+    assert stats["docs_in"] == stats["docs_out"] + sum(stats["dropped"].values())
+    assert set(stats["dropped"]) <= {"exact_duplicate", "near_duplicate"}
+
+
+def test_same_clusters_every_run(spark, benchmark, tmp_path):
+    docs, (scores, _) = benchmark
+    again, _ = nd.run_dedup(spark, docs, str(tmp_path))
+    assert again == scores
+
+
+def test_best_copy_is_kept_not_lowest_id(spark, tmp_path):
+    base = " ".join(f"Artikel om bron i Umeå, stycke {i}, med mycket text om kommunens planer." for i in range(30))
+    rows = [{"id": "a", "text": base, "q": 0.5}, {"id": "b", "text": base.replace("Umeå", "Umea"), "q": 0.9},
+            {"id": "c", "text": base, "q": 0.1}, {"id": "d", "text": "Helt annan text om något annat. " * 20, "q": 0.2}]
+    table = pd.DataFrame([{"id": r["id"], "source": "s", "modality": "text", "rights": "public", "format": "alto",
+                           "path": r["id"], "text": r["text"], "quality_score": r["q"]} for r in rows])
+    spark.createDataFrame(table).write.parquet(str(tmp_path / "in"))
+    stats = dedup.run(spark, {}, str(tmp_path / "in"), str(tmp_path / "kept"), str(tmp_path / "dropped"), str(tmp_path / "s.json"))
+    dropped = pd.read_parquet(tmp_path / "dropped").set_index("id")
+    assert sorted(pd.read_parquet(tmp_path / "kept").id) == ["b", "d"]
+    assert dropped.loc["c", "reason"] == "exact_duplicate" and dropped.loc["c", "duplicate_of"] == "b"
+    assert dropped.loc["a", "reason"] == "near_duplicate" and dropped.loc["a", "duplicate_of"] == "b"
+    assert json.loads((tmp_path / "s.json").read_text())["dropped"] == {"exact_duplicate": 1, "near_duplicate": 1}

@@ -1,0 +1,83 @@
+import random
+
+import pytest
+
+from arkivlm.filters.quality import build_filters, check_document, longest_loop, quality_score
+from arkivlm.sample import text as T
+
+FILTERS = build_filters({})
+
+
+def doc(text, modality="text", fmt="txt", **kw):
+    return {"text": text, "modality": modality, "format": fmt, **kw}
+
+
+def swedish(seed=1, paragraphs=4):
+    rng = random.Random(seed)
+    return "\n\n".join(T.article(rng, paragraphs)[1:])
+
+
+def test_clean_swedish_kept_in_every_modality():
+    for modality in ("text", "transcript", "subtitle"):
+        assert check_document(FILTERS, doc(swedish(), modality)) is None
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("Kort text utan mycket innehåll.", "gopher:min_words"),
+    (" ".join(["aaaaaaaaaaaaaaaaaaaa"] * 80), "gopher:mean_word_length"),
+    (" ".join(["# kommunen och regionen ### beslutade att det som"] * 30), "gopher:symbol_ratio"),
+    (" ".join(f"bil{i:04d}{i:04d} och det är" for i in range(60)), "gopher:digit_ratio"),
+    (" ".join(["hus", "bil", "träd", "väg", "sjö", "berg"] * 20), "gopher:stop_words"),
+    ("\n".join(["Det här är en rad som upprepas om och om igen i texten."] * 20), "gopher:duplicate_lines"),
+])
+def test_gopher_rules(text, reason):
+    assert check_document(FILTERS, doc(text)) == reason
+
+
+def test_duplicated_ngrams():
+    base = swedish(2, 2)
+    assert check_document(FILTERS, doc(base + " " + base.replace("\n\n", " "))).startswith("gopher:")
+
+
+def test_web_line_rules_apply_to_text_only():
+    lines = "\n".join(f"- {s}..." for s in swedish(3).split(". ") if s)
+    assert check_document(FILTERS, doc(lines)) in ("web_lines:bullet_lines", "web_lines:ellipsis_lines")
+    assert check_document(FILTERS, doc(lines, "subtitle", "srt")) is None
+    assert check_document(FILTERS, doc(lines, "transcript", "whisper_json")) is None
+
+
+def test_ocr_confidence_and_implausible_tokens():
+    text = swedish(4)
+    assert check_document(FILTERS, doc(text, fmt="alto", ocr_conf=0.45)) == "ocr:low_confidence"
+    assert check_document(FILTERS, doc(text, fmt="alto", ocr_conf=0.95)) is None
+    garbled = " ".join(w if i % 4 else w[:2] + "3;" + w[2:] + "1l" for i, w in enumerate(text.split()))
+    assert check_document(FILTERS, doc(garbled, fmt="alto", ocr_conf=0.9)) == "ocr:implausible_tokens"
+    assert check_document(FILTERS, doc(text, fmt="txt", ocr_conf=0.1)) is None  # OCR rules only for ALTO
+
+
+def test_tv_listing_and_tables():
+    listing = "\n".join(T.tv_listing(random.Random(1)))
+    assert check_document(FILTERS, doc(listing)) == "listing:tv_listing"
+    table = " ".join(f"Rad {i} 12,5 33,1 47 9,9 1 200" for i in range(20)) + " och det är i"
+    assert check_document(FILTERS, doc(table)) == "listing:table"
+
+
+def test_asr_loop():
+    text = swedish(5, 2)
+    looped = text + " " + " ".join(["och det är ju så"] * 8)
+    assert longest_loop(looped.lower().split()) >= 8
+    assert check_document(FILTERS, doc(looped, "transcript", "whisper_json")) == "asr_loop:repeated_phrase"
+    assert check_document(FILTERS, doc(text, "transcript", "whisper_json")) is None
+
+
+def test_thresholds_come_from_settings():
+    text = swedish(6, 1)
+    assert check_document(build_filters({"gopher": {"min_words": 10000}}), doc(text)) == "gopher:min_words"
+    assert check_document(build_filters({"enabled": ["listing"]}), doc("för kort")) is None
+
+
+def test_quality_score_prefers_clean_ocr():
+    text = swedish(7)
+    noisy = " ".join(w + "1" if i % 3 == 0 else w for i, w in enumerate(text.split()))
+    assert quality_score(doc(text, ocr_conf=0.95, lang_score=0.99)) > quality_score(doc(noisy, ocr_conf=0.95, lang_score=0.99))
+    assert quality_score(doc(text, ocr_conf=0.95)) > quality_score(doc(text, ocr_conf=0.7))

@@ -1,0 +1,54 @@
+import random
+
+import pytest
+
+from arkivlm.pii import luhn_ok, redact
+from arkivlm.sample import text as T
+
+
+@pytest.mark.parametrize("number", [
+    "811218-9876", "8112189876", "19811218-9876", "198112189876", "811218+9876", "18811218+9876",
+])
+def test_personnummer_in_every_spelling(number):
+    text, counts = redact(f"Sökande: Anna, pnr {number}, bor i Umeå.")
+    assert counts["personnummer"] == 1 and "[PERSONNUMMER]" in text and number not in text
+
+
+def test_coordination_number():
+    text, counts = redact("Samordningsnummer 701063-2391 utfärdat.")
+    assert counts["samordningsnummer"] == 1 and text == "Samordningsnummer [SAMORDNINGSNUMMER] utfärdat."
+
+
+@pytest.mark.parametrize("text", [
+    "Lagen (SFS 2018:218) trädde i kraft 2018-05-25.",
+    "ISBN 978-91-7424-123-4 och ISBN 91-7424-123-4.",
+    "Mötet hölls 1998-04-12 kl. 14.30 i sal 4.",
+    "Ordernummer 811218-9875 (fel kontrollsiffra).",
+    "Organisationsnummer 556036-0793.",
+    "Befolkningen var 10 234 567 år 2019.",
+    "Datum 19981312-1234 finns inte.",
+])
+def test_look_alikes_stay(text):
+    new, counts = redact(text)
+    assert new == text and sum(counts.values()) == 0
+
+
+@pytest.mark.parametrize("phone", ["070-123 45 67", "08-123 456 78", "+46 70 123 45 67", "0046701234567",
+                                   "031-7123456", "+44 20 7946 0958", "+46 (0)8 123 456 78"])
+def test_phone_numbers(phone):
+    text, counts = redact(f"Ring {phone} efter klockan åtta.")
+    assert counts["phone"] == 1 and text == "Ring [TELEFON] efter klockan åtta.", text
+
+
+def test_email():
+    text, counts = redact("Skriv till anna.lindqvist@kb.se eller info+arkiv@exempel.nu.")
+    assert counts["email"] == 2 and text == "Skriv till [E-POST] eller [E-POST]."
+
+
+def test_generated_numbers_are_found_and_valid():
+    rng = random.Random(5)
+    for _ in range(200):
+        number = T.personnummer(rng, coordination=rng.random() < 0.3)
+        assert luhn_ok("".join(ch for ch in number if ch.isdigit())[-10:])
+        _, counts = redact(f"nr {number}.")
+        assert counts["personnummer"] + counts["samordningsnummer"] == 1, number
