@@ -22,9 +22,12 @@ include: "workflow/rules/ingest.smk"
 include: "workflow/rules/clean.smk"
 include: "workflow/rules/document_stages.smk"
 include: "workflow/rules/corpus.smk"
+include: "workflow/rules/tokenizer.smk"
+include: "workflow/rules/pretrain.smk"
 
 
 rule all:
     input:
         rules.corpus.output,
+        rules.evaluate.input,
     default_target: True

@@ -74,6 +74,32 @@ def cmd_corpus(args):
     return split.run(_spark(args, "corpus"), args.settings, args.input, args.train, args.validation, args.stats)
 
 
+def cmd_tokenizer(args):
+    from arkivlm import tokenizer
+
+    return tokenizer.train(args.train, args.validation, args.out, args.stats, args.settings)
+
+
+def cmd_pack(args):
+    from arkivlm import pack
+
+    from arkivlm.tokenizer import tokenizer_path
+
+    return pack.run(tokenizer_path(args.tokenizer, args.family), args.family, args.train, args.validation, args.out, args.settings)
+
+
+def cmd_pretrain(args):
+    from arkivlm.train import pretrain
+
+    return pretrain.run(args.model, args.packed, args.tokenizer, args.out, args.settings, args.stats_dir)
+
+
+def cmd_evaluate(args):
+    from arkivlm import evaluate
+
+    return evaluate.run(args.model_dir, args.packed, args.out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m arkivlm", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="stage", required=True)
@@ -101,6 +127,24 @@ def build_parser() -> argparse.ArgumentParser:
     stage("pii", cmd_pii, "input", "docs", "dropped", "stats")
     stage("dedup", cmd_dedup, "input", "docs", "dropped", "stats")
     stage("corpus", cmd_corpus, "input", "train", "validation", "stats")
+    stage("tokenizer", cmd_tokenizer, "train", "validation", "out", "stats")
+    s = sub.add_parser("pack")
+    s.add_argument("--family", choices=["causal", "masked"], required=True)
+    s.add_argument("--settings", type=_json, default={})
+    for path in ("tokenizer", "train", "validation", "out"):
+        s.add_argument(f"--{path}", required=True)
+    s.set_defaults(func=cmd_pack)
+    s = sub.add_parser("pretrain")
+    s.add_argument("--model", type=_json, required=True, help="the model's config entry")
+    s.add_argument("--settings", type=_json, default={}, help="the `train` section (a model's own `train` wins)")
+    for path in ("packed", "tokenizer", "out"):
+        s.add_argument(f"--{path}", required=True)
+    s.add_argument("--stats-dir", default=None, help="corpus stats for the model card")
+    s.set_defaults(func=cmd_pretrain)
+    s = sub.add_parser("evaluate")
+    for path in ("model-dir", "packed", "out"):
+        s.add_argument(f"--{path}", required=True)
+    s.set_defaults(func=cmd_evaluate)
     return p
 
 
@@ -118,6 +162,7 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(2)
         raise
     if isinstance(result, dict):
-        print(json.dumps({k: v for k, v in result.items() if k in ("stage", "docs_in", "docs_out", "dropped", "files_in",
-                                                                     "files_ok", "files_quarantined")}, ensure_ascii=False))
+        keep = ("stage", "docs_in", "docs_out", "dropped", "files_in", "files_ok", "files_quarantined", "train",
+                "validation", "model", "steps", "tokens_seen", "val_loss", "perplexity", "val_loss_lightning")
+        print(json.dumps({k: v for k, v in result.items() if k in keep}, ensure_ascii=False, default=str))
     print(f"{args.stage}: done in {time.time() - t0:.1f}s", file=sys.stderr)

@@ -9,6 +9,7 @@ from snakemake.utils import validate
 validate(config, "../schemas/config.schema.yaml")
 
 R = config["results"].rstrip("/")
+MODELS = {m["name"]: m for m in config["models"]}
 SAMPLE = config.get("sample_archive")
 
 
@@ -18,6 +19,10 @@ def check_config(cfg):
     for i, name in enumerate(names):
         if names.index(name) != i:
             raise ValueError(f"config key sources[{i}].name: source name {name!r} is used twice; names must be unique.")
+    models = [m["name"] for m in cfg["models"]]
+    for i, name in enumerate(models):
+        if models.index(name) != i:
+            raise ValueError(f"config key models[{i}].name: model name {name!r} is used twice; names must be unique.")
     sample_root = os.path.normpath(SAMPLE["path"]) if SAMPLE else None
     for i, src in enumerate(cfg["sources"]):
         generated = sample_root and os.path.normpath(src["path"]).startswith(sample_root + os.sep)

@@ -1,0 +1,86 @@
+"""Evaluate an exported model: validation loss and perplexity, overall and per modality; masked
+-token accuracy for masked models; a few greedy generations for causal ones.
+
+The exported `hf/` directory is loaded with transformers' Auto classes, so these figures are
+what a user of the export gets; the blocks and the masking are those of training's validation.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+PROMPTS = ["Regeringen meddelade i dag att", "I Stockholm", "Herr talman!"]
+
+
+def evaluate_blocks(model, dataset, batch_size: int = 32) -> dict:
+    import torch
+    from torch.utils.data import DataLoader
+
+    from arkivlm.train.module import loss_sums
+
+    total, count, correct = 0.0, 0, 0
+    masked = "MaskedLM" in type(model).__name__
+    model.eval()
+    with torch.no_grad():
+        for batch in DataLoader(dataset, batch_size=batch_size):
+            loss, n = loss_sums(model, batch)
+            total += float(loss)
+            count += int(n)
+            if masked:
+                preds = model(input_ids=batch["input_ids"]).logits.argmax(-1)
+                mask = batch["labels"] != -100
+                correct += int((preds[mask] == batch["labels"][mask]).sum())
+    if count == 0:
+        return {}
+    out = {"val_loss": round(total / count, 6), "perplexity": round(math.exp(total / count), 4), "tokens": count}
+    if masked:
+        out["masked_accuracy"] = round(correct / count, 4)
+    return out
+
+
+def run(model_dir: str, packed_dir: str, out_json: str) -> dict:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
+
+    from arkivlm.pack import PackedSplit
+    from arkivlm.tokenizer import load
+    from arkivlm.train.data import BlockDataset
+    from arkivlm.train.pretrain import special_tokens
+
+    model_dir = Path(model_dir)
+    summary = json.loads((model_dir / "train_summary.json").read_text())
+    family, s = summary["type"], summary["settings"]
+    hf = model_dir / "hf"
+    model = (AutoModelForCausalLM if family == "causal" else AutoModelForMaskedLM).from_pretrained(str(hf))
+    tok = load(str(hf / "tokenizer.json"))
+    special = special_tokens(tok, family)
+    split = PackedSplit(f"{packed_dir}/validation")
+
+    def dataset(tokens=None):
+        ds = BlockDataset(split if tokens is None else None, s["block_size"], family, special, s["seed"] + 1,
+                          s["mlm_probability"], tokens=tokens)
+        ds.vocab_size = tok.get_vocab_size()
+        return ds
+
+    torch.manual_seed(0)
+    metrics = evaluate_blocks(model, dataset())
+    metrics["per_modality"] = {}
+    for modality in split.index["modalities"]:
+        tokens = split.tokens(modality)
+        if len(tokens) > s["block_size"] + 1:
+            metrics["per_modality"][modality] = evaluate_blocks(model, dataset(tokens))
+    metrics.update(model=summary["model"], type=family, tokens_seen=summary["tokens_seen"], steps=summary["steps"],
+                   val_loss_lightning=summary["val_loss_lightning"])
+    if family == "causal":
+        hf_tok = AutoTokenizer.from_pretrained(str(hf))
+        samples = []
+        for prompt in PROMPTS:
+            ids = hf_tok(prompt, return_tensors="pt").input_ids
+            out = model.generate(ids, max_new_tokens=30, do_sample=False, pad_token_id=special["pad"])
+            samples.append({"prompt": prompt, "generation": hf_tok.decode(out[0][ids.shape[1]:], skip_special_tokens=True)})
+        metrics["samples"] = samples
+    Path(out_json).parent.mkdir(parents=True, exist_ok=True)
+    Path(out_json).write_text(json.dumps(metrics, indent=1, ensure_ascii=False))
+    return metrics

@@ -1,0 +1,101 @@
+"""Pack: the corpus as token shards for training.
+
+Each split is encoded with `encode_batch` (parallel, in Rust) and written as flat memmap shards
+(uint16 when the vocabulary fits, else uint32) with the document separator token after each
+document, plus `index.json`: dtype, separator, and per shard its file, token count and a
+`docs.npy` of (start, end, modality code) per document, so a shard decodes back into the corpus
+and evaluation can select one modality.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+DEFAULTS = {"batch_rows": 1000, "shard_tokens": 50_000_000}
+MODALITIES = ["text", "transcript", "subtitle"]
+SEPARATOR = {"causal": "<|endoftext|>", "masked": "[SEP]"}
+
+
+def pack_split(tok, family: str, parquet_dir: str, out_dir: Path, s: dict) -> dict:
+    import pyarrow.dataset as ds
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sep = tok.token_to_id(SEPARATOR[family])
+    dtype = np.uint16 if tok.get_vocab_size() <= 65535 else np.uint32
+    shards, buf, docs, n_tokens = [], [], [], 0
+
+    def flush():
+        nonlocal buf, docs, n_tokens
+        if not buf:
+            return
+        name = f"shard_{len(shards):05d}"
+        np.concatenate(buf).astype(dtype).tofile(out_dir / f"{name}.bin")
+        np.save(out_dir / f"{name}.docs.npy", np.array(docs, dtype=np.int64).reshape(-1, 3))
+        shards.append({"file": f"{name}.bin", "docs": f"{name}.docs.npy", "tokens": int(n_tokens), "n_docs": len(docs)})
+        buf, docs, n_tokens = [], [], 0
+
+    dataset = ds.dataset(parquet_dir, format="parquet")
+    # Sorted by id within each file, files in name order: the same corpus packs to the same bytes.
+    for fragment in sorted(dataset.get_fragments(), key=lambda f: f.path):
+        for batch in fragment.to_batches(columns=["id", "text", "modality"], batch_size=s["batch_rows"]):
+            texts, modalities = batch.column("text").to_pylist(), batch.column("modality").to_pylist()
+            for enc, modality in zip(tok.encode_batch(texts, add_special_tokens=False), modalities):
+                ids = np.asarray(enc.ids + [sep], dtype=np.int64)
+                docs.append((n_tokens, n_tokens + len(ids) - 1, MODALITIES.index(modality)))
+                buf.append(ids)
+                n_tokens += len(ids)
+                if n_tokens >= s["shard_tokens"]:
+                    flush()
+    flush()
+    index = {"family": family, "dtype": np.dtype(dtype).name, "separator": sep, "vocab_size": tok.get_vocab_size(),
+             "modalities": MODALITIES, "shards": shards, "tokens": sum(x["tokens"] for x in shards),
+             "docs": sum(x["n_docs"] for x in shards)}
+    (out_dir / "index.json").write_text(json.dumps(index, indent=1))
+    return index
+
+
+def run(tokenizer_file: str, family: str, train_dir: str, validation_dir: str, out_dir: str, settings: dict | None = None) -> dict:
+    import shutil
+
+    from arkivlm.tokenizer import load
+
+    s = {**DEFAULTS, **(settings or {})}
+    tok = load(tokenizer_file)
+    final = Path(out_dir)
+    tmp = final.with_name(f".{final.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    result = {split: pack_split(tok, family, src, tmp / split, s) for split, src in (("train", train_dir), ("validation", validation_dir))}
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    return {k: {"tokens": v["tokens"], "docs": v["docs"]} for k, v in result.items()}
+
+
+class PackedSplit:
+    """Read side: the tokens of a packed split as one memmap per shard."""
+
+    def __init__(self, split_dir: str | Path):
+        self.dir = Path(split_dir)
+        self.index = json.loads((self.dir / "index.json").read_text())
+        self.dtype = np.dtype(self.index["dtype"])
+        self.shards = [np.memmap(self.dir / s["file"], dtype=self.dtype, mode="r") for s in self.index["shards"]]
+
+    def documents(self):
+        """(modality, token ids without separator) for every document, in order."""
+        for shard, meta in zip(self.shards, self.index["shards"]):
+            for start, end, modality in np.load(self.dir / meta["docs"]):
+                yield self.index["modalities"][modality], np.asarray(shard[start:end])
+
+    def tokens(self, modality: str | None = None) -> np.ndarray:
+        """All tokens (with separators), or only those of one modality's documents."""
+        if modality is None:
+            return np.concatenate([np.asarray(s) for s in self.shards]) if self.shards else np.zeros(0, self.dtype)
+        code = self.index["modalities"].index(modality)
+        parts = []
+        for shard, meta in zip(self.shards, self.index["shards"]):
+            for start, end, m in np.load(self.dir / meta["docs"]):
+                if m == code:
+                    parts.append(np.asarray(shard[start:end + 1]))
+        return np.concatenate(parts) if parts else np.zeros(0, self.dtype)

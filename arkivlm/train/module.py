@@ -1,0 +1,80 @@
+"""The LightningModule: a `transformers` model, AdamW, linear warmup then cosine decay."""
+
+from __future__ import annotations
+
+import math
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+
+
+def loss_sums(model, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """(summed token cross-entropy, number of predicted tokens) — shared by training and
+    evaluation so the two report the same validation loss."""
+    logits = model(input_ids=batch["input_ids"]).logits
+    labels = batch["labels"]
+    loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), labels.reshape(-1), ignore_index=-100, reduction="sum")
+    return loss, (labels != -100).sum()
+
+
+class PretrainModule(L.LightningModule):
+    def __init__(self, family: str, model_config, lr: float, weight_decay: float, warmup_steps: int, max_steps: int,
+                 min_lr_ratio: float = 0.1, betas=(0.9, 0.95)):
+        super().__init__()
+        self.save_hyperparameters(ignore=["model_config"])
+        self.family, self.model_config = family, model_config
+        self.model = None
+        self.tokens_seen = 0
+        self._val = [0.0, 0]
+
+    def configure_model(self) -> None:
+        if self.model is None:
+            from arkivlm.train.presets import build_model
+
+            self.model = build_model(self.family, self.model_config)
+
+    def training_step(self, batch, batch_idx):
+        loss_sum, n = loss_sums(self.model, batch)
+        loss = loss_sum / n.clamp(min=1)
+        self.tokens_seen += int(batch["input_ids"].numel()) * self.trainer.world_size
+        self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=False)
+        self.log("lr", self.lr_schedulers().get_last_lr()[0], on_step=True, on_epoch=False)
+        return loss
+
+    def on_validation_epoch_start(self):
+        self._val = [0.0, 0]
+
+    def validation_step(self, batch, batch_idx):
+        loss_sum, n = loss_sums(self.model, batch)
+        self._val[0] += float(loss_sum)
+        self._val[1] += int(n)
+
+    def on_validation_epoch_end(self):
+        totals = torch.tensor(self._val, dtype=torch.float64, device=self.device)
+        totals = self.trainer.strategy.reduce(totals, reduce_op="sum") if self.trainer.world_size > 1 else totals
+        val_loss = float(totals[0] / totals[1].clamp(min=1))
+        self.log("val_loss", val_loss, prog_bar=True, sync_dist=False, rank_zero_only=True)
+        self.last_val_loss = val_loss
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        decay, no_decay = [], []
+        for name, p in self.model.named_parameters():
+            (no_decay if p.ndim < 2 or "norm" in name.lower() else decay).append(p)
+        opt = torch.optim.AdamW([{"params": decay, "weight_decay": hp.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+                                lr=hp.lr, betas=tuple(hp.betas), fused=False)
+
+        def schedule(step: int) -> float:
+            if step < hp.warmup_steps:
+                return (step + 1) / max(1, hp.warmup_steps)
+            progress = min(1.0, (step - hp.warmup_steps) / max(1, hp.max_steps - hp.warmup_steps))
+            return hp.min_lr_ratio + (1 - hp.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": torch.optim.lr_scheduler.LambdaLR(opt, schedule), "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint):
+        checkpoint["tokens_seen"] = self.tokens_seen
+
+    def on_load_checkpoint(self, checkpoint):
+        self.tokens_seen = checkpoint.get("tokens_seen", 0)

@@ -1,0 +1,54 @@
+# Checkpoints (models/<model>/checkpoints/) are deliberately not a declared output: Snakemake
+# would delete them before a rerun, and a rerun must resume from last.ckpt.
+
+
+rule pretrain_model:
+    input:
+        packed=lambda w: f"{R}/packed/{MODELS[w.model]['type']}",
+        tokenizer=rules.tokenizer.output.causal,
+        corpus_stats=f"{R}/stats/corpus.json",
+    output:
+        hf=directory(f"{R}/models/{{model}}/hf"),
+        summary=f"{R}/models/{{model}}/train_summary.json",
+    params:
+        model=lambda w: json.dumps(MODELS[w.model], sort_keys=True),
+        settings=lambda w: settings("train"),
+        tokenizer_dir=lambda w, input: os.path.dirname(input.tokenizer),
+        stats_dir=lambda w, input: os.path.dirname(input.corpus_stats),
+        out=lambda w, output: os.path.dirname(output.summary),
+    threads: workflow.cores
+    log:
+        f"{R}/logs/pretrain_{{model}}.log",
+    conda:
+        "../../envs/train.yaml"
+    shell:
+        "python -m arkivlm pretrain --model {params.model:q} --settings {params.settings:q} --packed {input.packed:q}"
+        " --tokenizer {params.tokenizer_dir:q} --stats-dir {params.stats_dir:q} --out {params.out:q} > {log:q} 2>&1"
+
+
+rule pretrain:
+    input:
+        expand(f"{R}/models/{{model}}/train_summary.json", model=MODELS),
+
+
+rule evaluate_model:
+    input:
+        hf=f"{R}/models/{{model}}/hf",
+        summary=f"{R}/models/{{model}}/train_summary.json",
+        packed=lambda w: f"{R}/packed/{MODELS[w.model]['type']}",
+    output:
+        f"{R}/eval/{{model}}/metrics.json",
+    params:
+        model_dir=lambda w, input: os.path.dirname(input.summary),
+    threads: workflow.cores
+    log:
+        f"{R}/logs/evaluate_{{model}}.log",
+    conda:
+        "../../envs/train.yaml"
+    shell:
+        "python -m arkivlm evaluate --model-dir {params.model_dir:q} --packed {input.packed:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule evaluate:
+    input:
+        expand(f"{R}/eval/{{model}}/metrics.json", model=MODELS),
