@@ -35,6 +35,8 @@ run: venv java
 	@echo
 	@echo "Corpus:  $(CURDIR)/results/corpus/"
 	@echo "Stats:   $(CURDIR)/results/stats/"
+	@echo "Models:  $$(ls -d $(CURDIR)/results/models/*/hf | tr '\n' ' ')"
+	@echo "Metrics: $$(ls $(CURDIR)/results/eval/*/metrics.json | tr '\n' ' ')"
 
 test: venv java
 	python -m pytest -q -rs

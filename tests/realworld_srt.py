@@ -18,16 +18,16 @@ def write_folder(root: Path, n_files: int = 2000, seed: int = 11) -> dict:
     rng = random.Random(seed)
     broken = []
     for i in range(n_files):
-        t, blocks = rng.randint(0, 5000), []
-        for k in range(rng.randint(8, 30)):
-            line = T.dialogue_line(rng)
+        t, blocks, bag = rng.randint(0, 5000), [], T.TemplateBag(rng, T.DIALOGUE, T.NEWS_TEMPLATES)
+        for k in range(rng.randint(30, 70)):
+            line = bag.next()
             style = rng.random()
             if style < 0.1:
                 line = f'<font color="#ffff00">{line}</font>'
             elif style < 0.2:
                 line = "{\\an8}" + line
             elif style < 0.3:
-                line = f"- {line}\n- {T.dialogue_line(rng)}"
+                line = f"- {line}\n- {bag.next()}"
             elif style < 0.35:
                 line = "[SKRATT] " + line.replace("och", "&amp;")
             elif style < 0.4:
