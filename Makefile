@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 CORES  ?= all
 
-.PHONY: run test bench lint java venv clean-results
+.PHONY: run test bench lint java chromium venv clean-results
 
 venv: $(STAMP)
 
@@ -30,15 +30,25 @@ java:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; \
 	  else echo "Spark needs Java 17: install openjdk-17-jre-headless (or set JAVA_HOME) and rerun."; exit 1; fi; }
 
+# The report test opens report.html in headless Chromium (Debian's package).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "chromium not found: installing Debian's chromium for the report test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "warning: chromium missing; the report test will fail (apt-get install chromium)"; fi; }
+
 run: venv java
 	snakemake --cores $(CORES)
+	snakemake --report results/report.html
 	@echo
+	@echo "Report:  $(CURDIR)/results/report.html"
 	@echo "Corpus:  $(CURDIR)/results/corpus/"
 	@echo "Stats:   $(CURDIR)/results/stats/"
 	@echo "Models:  $$(ls -d $(CURDIR)/results/models/*/hf | tr '\n' ' ')"
 	@echo "Metrics: $$(ls $(CURDIR)/results/eval/*/metrics.json | tr '\n' ' ')"
 
-test: venv java
+test: venv java chromium
 	python -m pytest -q -rs
 
 lint: venv

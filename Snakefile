@@ -24,10 +24,15 @@ include: "workflow/rules/document_stages.smk"
 include: "workflow/rules/corpus.smk"
 include: "workflow/rules/tokenizer.smk"
 include: "workflow/rules/pretrain.smk"
+include: "workflow/rules/report.smk"
+
+
+report: "workflow/report/workflow.rst"
 
 
 rule all:
     input:
         rules.corpus.output,
         rules.evaluate.input,
+        rules.report_figures.output,
     default_target: True

@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 import time
+from pathlib import Path
 
 
 def _json(value: str):
@@ -91,13 +92,30 @@ def cmd_pack(args):
 def cmd_pretrain(args):
     from arkivlm.train import pretrain
 
-    return pretrain.run(args.model, args.packed, args.tokenizer, args.out, args.settings, args.stats_dir)
+    return pretrain.run(args.model, args.packed, args.tokenizer, args.out, args.settings, args.data_card)
 
 
 def cmd_evaluate(args):
     from arkivlm import evaluate
 
     return evaluate.run(args.model_dir, args.packed, args.out)
+
+
+def cmd_datacard(args):
+    from arkivlm import datacard
+
+    datacard.run(args.config, args.stats_dir, args.packed_dir, args.md, args.html)
+
+
+def cmd_figures(args):
+    from arkivlm import report
+
+    report.run(args.config, args.results, {name: str(Path(args.out_dir) / f"{name}{ext}") for name, ext in FIGURES.items()})
+
+
+FIGURES = {**{n: ".png" for n in ("flow_by_stage", "flow_by_source", "document_lengths", "langid_scores", "dedup_clusters",
+                                   "ocr_confidence", "fertility", "training_loss", "learning_rate", "throughput", "perplexity")},
+           **{n: ".csv" for n in ("stage_stats", "drop_reasons", "pii", "rights")}}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -139,8 +157,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--settings", type=_json, default={}, help="the `train` section (a model's own `train` wins)")
     for path in ("packed", "tokenizer", "out"):
         s.add_argument(f"--{path}", required=True)
-    s.add_argument("--stats-dir", default=None, help="corpus stats for the model card")
+    s.add_argument("--data-card", default=None, help="the data card (Markdown) for the model card")
     s.set_defaults(func=cmd_pretrain)
+    s = sub.add_parser("datacard")
+    s.add_argument("--config", type=_json, required=True)
+    for path in ("stats-dir", "packed-dir", "md", "html"):
+        s.add_argument(f"--{path}", required=True)
+    s.set_defaults(func=cmd_datacard)
+    s = sub.add_parser("figures")
+    s.add_argument("--config", type=_json, required=True)
+    for path in ("results", "out-dir"):
+        s.add_argument(f"--{path}", required=True)
+    s.set_defaults(func=cmd_figures)
     s = sub.add_parser("evaluate")
     for path in ("model-dir", "packed", "out"):
         s.add_argument(f"--{path}", required=True)

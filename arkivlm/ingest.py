@@ -7,8 +7,8 @@ becomes a quarantine row with a reason, never an exception that stops the stage.
 
 from __future__ import annotations
 
-import glob
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -33,19 +33,55 @@ def glob_root(pattern: str) -> str:
     return root if fixed and len(fixed) < len(parts) else str(Path(root).parent)
 
 
+def glob_regex(pattern: str) -> re.Pattern:
+    """A glob (`*`, `?`, `[...]`, `**` for any depth) as a regex over whole paths."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:[^/]*/)*")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and "]" in pattern[i + 1:]:
+            j = pattern.index("]", i + 1)
+            body = pattern[i + 1:j]
+            out.append("[" + ("^" + re.escape(body[1:]) if body.startswith("!") else re.escape(body)) + "]")
+            i = j + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out))
+
+
+def iter_source_paths(pattern: str):
+    """Every path a source's glob matches, in sorted order. Unlike `glob`, symlinked directories
+    are not descended into (a symlink loop cannot explode the listing); symlinked files and
+    directories whose names match are listed, for the reader to accept or quarantine."""
+    root = glob_root(pattern)
+    if not GLOB_CHARS & set(pattern):
+        if os.path.lexists(pattern):
+            yield pattern
+        return
+    regex = glob_regex(os.path.normpath(pattern) if not pattern.startswith("./") else pattern[2:])
+    if not os.path.isdir(root):
+        return
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames.sort()
+        for name in sorted(filenames + dirnames):
+            path = os.path.normpath(os.path.join(dirpath, name))
+            if regex.fullmatch(path):
+                yield path
+
+
 def list_source_files(source: dict) -> list[str]:
-    """Paths matched by a source's glob, each file once even through symlinked directories."""
-    seen, paths = set(), []
-    for path in sorted(glob.iglob(source["path"], recursive=True)):
-        try:
-            key = os.path.realpath(path)
-        except OSError:
-            key = path
-        if key in seen:
-            continue
-        seen.add(key)
-        paths.append(path)
-    return paths
+    return sorted(iter_source_paths(source["path"]))
 
 
 def read_file(path: str, fmt: str, root: str, max_bytes: int):

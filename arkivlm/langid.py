@@ -135,4 +135,4 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
     extra = {"paragraphs_removed": int(result.agg(F.sum("lid_paragraphs_removed")).first()[0] or 0),
              "settings": settings}
     return finish_stage(result, stage="langid", docs_in=docs_in, out_docs=out_docs, out_dropped=out_dropped,
-                        out_stats=out_stats, extra_stats=extra)
+                        out_stats=out_stats, extra_stats=extra, dropped_extra=("lang", "lang_score"))

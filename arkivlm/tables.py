@@ -41,7 +41,8 @@ def stage_stats(stage: str, docs_in: int, reason_counts: dict, **extra) -> dict:
 
 
 def finish_stage(df, *, stage: str, docs_in: int, out_docs: str, out_dropped: str, out_stats: str,
-                 extra_stats: dict | None = None, drop_columns: tuple[str, ...] = (), sort_output: bool = False) -> dict:
+                 extra_stats: dict | None = None, drop_columns: tuple[str, ...] = (), sort_output: bool = False,
+                 dropped_extra: tuple[str, ...] = ()) -> dict:
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
@@ -60,7 +61,7 @@ def finish_stage(df, *, stage: str, docs_in: int, out_docs: str, out_dropped: st
             dropped = dropped.withColumn(col, F.lit(None).cast("string"))
     write_parquet(
         dropped.select("id", "source", "modality", "path", F.lit(stage).alias("stage"), F.col("drop_reason").alias("reason"),
-                       F.col("drop_detail").alias("detail"), "duplicate_of").coalesce(1).sortWithinPartitions("id"),
+                       F.col("drop_detail").alias("detail"), "duplicate_of", *dropped_extra).coalesce(1).sortWithinPartitions("id"),
         out_dropped)
     write_json(stats, out_stats)
     df.unpersist()

@@ -52,3 +52,41 @@ def sample_config(archive: Path, results: Path, **overrides) -> dict:
     cfg["spark"] = {"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "2g"}
     cfg.update(overrides)
     return cfg
+
+
+def write_config(workdir: Path, cfg: dict, name: str = "config.yaml") -> str:
+    import yaml
+
+    path = workdir / name
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True))
+    return str(path)
+
+
+def e2e_config() -> dict:
+    """config.yaml with a small generated sample and tiny models: the whole DAG in a few minutes."""
+    import yaml
+
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["sample_archive"] = {"path": "archive/sample", "seed": 5, "scale": 0.25}
+    cfg["spark"] = {"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "2g"}
+    cfg["train"] = TINY_TRAIN
+    cfg["split"] = {"validation_fraction": 0.15}
+    cfg["tokenizer"] = {"causal": {"vocab_size": 1000}, "masked": {"vocab_size": 1000}}
+    return cfg
+
+
+TINY_TRAIN = {"max_steps": 12, "batch_size": 4, "block_size": 32, "warmup_steps": 2, "val_every_steps": 6,
+              "checkpoint_every_steps": 6, "log_every_steps": 2,
+              "model_overrides": {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128}}
+
+
+@pytest.fixture(scope="session")
+def full_run(tmp_path_factory):
+    """The whole DAG on a small generated sample, through Snakemake, then its report."""
+    work = tmp_path_factory.mktemp("e2e")
+    path = write_config(work, e2e_config())
+    run_snakemake(work, "--configfile", path)
+    run_snakemake(work, "--report", "results/report.html", "--configfile", path)
+    return work, path
+
+

@@ -88,8 +88,7 @@ def train(tokenized, name, family, tmp_path, **settings):
 
 
 def losses(model_dir):
-    rows = pd.read_csv(model_dir / "logs" / "csv" / "metrics.csv")
-    rows = rows.dropna(subset=["train_loss"])
+    rows = pretrain.read_training_log(model_dir).dropna(subset=["train_loss"])
     return dict(zip(rows.step.astype(int), rows.train_loss))
 
 
@@ -132,9 +131,11 @@ def test_resume_from_last_ckpt_continues_with_the_same_data(tokenized, tmp_path)
     assert first["steps"] == 5
     second = train(tokenized, "resumed", "causal", tmp_path, max_steps=10)
     assert second["steps"] == 10
-    straight, resumed = losses(tmp_path / "straight"), losses(tmp_path / "resumed")  # the resumed log holds steps 5-9
-    assert sorted(resumed) == [5, 6, 7, 8, 9] and sorted(straight) == list(range(10))
-    for step in resumed:
+    straight, resumed = losses(tmp_path / "straight"), losses(tmp_path / "resumed")
+    assert sorted(resumed) == sorted(straight) == list(range(10))
+    resumed_segment = pd.read_csv(tmp_path / "resumed" / "logs" / "csv" / "version_1" / "metrics.csv").dropna(subset=["train_loss"])
+    assert resumed_segment.step.min() == 5  # the second run continued at step 5
+    for step in straight:
         assert resumed[step] == pytest.approx(straight[step], rel=1e-5), step
 
 

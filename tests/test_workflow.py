@@ -6,14 +6,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import REPO, run_snakemake, sample_config
+from tests.conftest import ARTIFACTS, REPO, run_snakemake, sample_config, write_config
 from tests.realworld_srt import write_folder
-
-
-def write_config(tmp_path, cfg):
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(cfg, allow_unicode=True))
-    return str(path)
 
 
 def test_misspelled_key_fails_before_any_job_naming_the_key(tmp_path, small_sample):
@@ -41,22 +35,55 @@ def test_lint_is_clean():
     assert "Congratulations" in proc.stdout + proc.stderr
 
 
+REPORT_FIGURES = ["flow_by_stage", "flow_by_source", "document_lengths", "langid_scores", "dedup_clusters", "ocr_confidence",
+                  "fertility", "training_loss", "learning_rate", "throughput", "perplexity"]
+
+
 @pytest.mark.slow
-def test_sample_workflow_end_to_end(tmp_path):
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
-    cfg["results"] = "results"
-    cfg["sample_archive"] = {"path": "archive/sample", "seed": 5, "scale": 0.25}
-    cfg["spark"] = {"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "2g"}
-    run_snakemake(tmp_path, "corpus", "--configfile", write_config(tmp_path, cfg))
-    res = tmp_path / "results"
-    for stage in ("ingest", "clean", "langid", "corpus"):
+def test_sample_workflow_end_to_end(full_run):
+    work, path = full_run
+    res = work / "results"
+    for stage in ("ingest", "clean", "langid", "quality", "pii", "dedup", "corpus"):
         st = json.loads((res / "stats" / f"{stage}.json").read_text())
         assert st["docs_in"] == st["docs_out"] + sum(st["dropped"].values())
     train = pd.read_parquet(res / "corpus" / "train")
-    assert len(train) > 100 and len(list((res / "corpus" / "validation").glob("*.parquet")))
+    assert len(train) > 100 and list((res / "corpus" / "validation").glob("*.parquet"))
     assert list((res / "quarantine").glob("*.parquet")) and list((res / "dropped").glob("*/*.parquet"))
-    again = run_snakemake(tmp_path, "corpus", "-n", "--configfile", write_config(tmp_path, cfg))
+    assert (res / "tokenizer" / "tokenizer.json").exists()
+    for model, auto in (("gpt_tiny", "AutoModelForCausalLM"), ("bert_tiny", "AutoModelForMaskedLM")):
+        import transformers
+
+        assert getattr(transformers, auto).from_pretrained(str(res / "models" / model / "hf")) is not None
+        assert (res / "models" / model / "checkpoints" / "last.ckpt").exists()
+        metrics = json.loads((res / "eval" / model / "metrics.json").read_text())
+        assert {"val_loss", "perplexity", "per_modality", "tokens_seen"} <= set(metrics)
+        assert "Data card" in (res / "models" / model / "hf" / "README.md").read_text()
+    again = run_snakemake(work, "-n", "--configfile", path)
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.mark.slow
+def test_report_in_headless_chromium(full_run):
+    import shutil
+    import subprocess
+
+    work, _ = full_run
+    report = work / "results" / "report.html"
+    assert report.exists() and report.stat().st_size < 5 * 1024 * 1024
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "Debian's chromium is installed by `make test` (apt-get install chromium)"
+    flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={work / 'chromium'}", "--virtual-time-budget=15000", "--window-size=1400,1000"]
+    dom = subprocess.run(flags + ["--dump-dom", report.as_uri()], capture_output=True, text=True, timeout=180).stdout
+    for category in ("Corpus", "Tokenizer", "Training", "Evaluation", "Data card"):
+        assert category in dom, category
+    for figure in REPORT_FIGURES:
+        assert f"{figure}.png" in dom, figure
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "report.png"
+    subprocess.run(flags + [f"--screenshot={shot}", report.as_uri()], capture_output=True, timeout=180)
+    assert shot.exists() and shot.stat().st_size > 10_000
 
 
 @pytest.mark.slow

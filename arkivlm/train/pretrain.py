@@ -66,6 +66,24 @@ def flops_per_batch(family: str, model_config, batch_size: int, block_size: int)
     return int(measure_flops(model, lambda: model(input_ids=x).logits, lambda y: y.sum()))
 
 
+def read_training_log(model_dir: str | Path):
+    """The CSV logs of every run segment (a resumed run writes a new version), steps of later
+    segments replacing those of earlier ones."""
+    import pandas as pd
+
+    versions = sorted((Path(model_dir) / "logs" / "csv").glob("version_*/metrics.csv"),
+                      key=lambda p: int(p.parent.name.split("_")[1]))
+    frames = []
+    for i, path in enumerate(versions):
+        frame = pd.read_csv(path)
+        trained = frame.dropna(subset=["train_loss"]) if "train_loss" in frame else frame.iloc[:0]
+        if frames and len(trained):
+            resumed_at = trained.step.min()
+            frames = [f[f.step < resumed_at] for f in frames]
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
 def checkpoint_dir(out: Path, fingerprint: str) -> Path:
     """`out/checkpoints`, moved aside first when it belongs to a different model, data or schedule."""
     ckpt_dir = out / "checkpoints"
@@ -92,7 +110,7 @@ def stop_at_step_callback(step: int | None, ckpt_dir: Path):
 
 
 def run(model_entry: dict, packed_dir: str, tokenizer_dir: str, out_dir: str, settings: dict | None = None,
-        card_stats_dir: str | None = None) -> dict:
+        data_card: str | None = None) -> dict:
     import lightning as L
     import torch
     from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, ThroughputMonitor
@@ -134,7 +152,7 @@ def run(model_entry: dict, packed_dir: str, tokenizer_dir: str, out_dir: str, se
         gradient_clip_val=s["grad_clip"], val_check_interval=s["val_every_steps"] * s["accumulate"], check_val_every_n_epoch=None,
         log_every_n_steps=s["log_every_steps"], deterministic=not torch.cuda.is_available(), use_distributed_sampler=False,
         enable_progress_bar=False, plugins=plugins, default_root_dir=str(out),
-        logger=[TensorBoardLogger(str(out / "logs"), name="tensorboard", version=""), CSVLogger(str(out / "logs"), name="csv", version="")],
+        logger=[TensorBoardLogger(str(out / "logs"), name="tensorboard", version=""), CSVLogger(str(out / "logs"), name="csv")],
         callbacks=[ModelCheckpoint(dirpath=str(ckpt_dir), filename="step{step:07d}", save_last=True, save_top_k=1,
                                    every_n_train_steps=s["checkpoint_every_steps"], auto_insert_metric_name=False),
                    ThroughputMonitor(batch_size_fn=lambda b: b["input_ids"].size(0),
@@ -152,6 +170,6 @@ def run(model_entry: dict, packed_dir: str, tokenizer_dir: str, out_dir: str, se
     if trainer.is_global_zero:
         from arkivlm.train.export import export
 
-        export(module.model, family, tokenizer_dir, out / "hf", summary, card_stats_dir)
+        export(module.model, family, tokenizer_dir, out / "hf", summary, data_card)
         (out / "train_summary.json").write_text(json.dumps(summary, indent=1, default=str))
     return summary

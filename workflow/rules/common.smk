@@ -1,9 +1,11 @@
-import glob
 import json
 import os
 import shutil
+import tempfile
 
 from snakemake.utils import validate
+
+from arkivlm.ingest import iter_source_paths
 
 
 validate(config, "../schemas/config.schema.yaml")
@@ -26,18 +28,32 @@ def check_config(cfg):
     sample_root = os.path.normpath(SAMPLE["path"]) if SAMPLE else None
     for i, src in enumerate(cfg["sources"]):
         generated = sample_root and os.path.normpath(src["path"]).startswith(sample_root + os.sep)
-        if not generated and next(glob.iglob(src["path"], recursive=True), None) is None:
+        if not generated and next(iter_source_paths(src["path"]), None) is None:
             raise ValueError(
                 f"config key sources[{i}].path: the glob {src['path']!r} of source {src['name']!r} matches no file; "
                 "fix the path (relative paths start at the working directory) or remove the source.")
-    parent = os.path.abspath(R)
-    while not os.path.exists(parent):
-        parent = os.path.dirname(parent)
-    if not os.access(parent, os.W_OK):
-        raise ValueError(f"config key results: {R!r} is not writable ({parent} denies writing); choose another results directory.")
+    check_writable(R)
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         raise ValueError("Spark needs Java 17 and no `java` was found: install it "
                          "(Debian/Ubuntu: apt-get install openjdk-17-jre-headless) or set JAVA_HOME.")
+
+
+def check_writable(results):
+    """Try it: permissions alone do not tell root about read-only file systems."""
+    parent = os.path.abspath(results)
+    while not os.path.lexists(parent):
+        parent = os.path.dirname(parent)
+    problem = None
+    if not os.path.isdir(parent):
+        problem = f"{parent} is not a directory"
+    else:
+        try:
+            with tempfile.TemporaryFile(dir=parent):
+                pass
+        except OSError as e:
+            problem = f"{parent}: {e.strerror}"
+    if problem:
+        raise ValueError(f"config key results: {results!r} cannot be written ({problem}); choose another results directory.")
 
 
 check_config(config)
@@ -50,3 +66,28 @@ def settings(section):
 
 def sample_manifest():
     return [os.path.join(SAMPLE["path"], "MANIFEST.json")] if SAMPLE else []
+
+
+# The report's figures and tables (made by rule report_figures) and their categories.
+FIGURE_CAPTIONS = {
+    "flow_by_stage": "Corpus",
+    "flow_by_source": "Corpus",
+    "document_lengths": "Corpus",
+    "langid_scores": "Corpus",
+    "dedup_clusters": "Corpus",
+    "ocr_confidence": "Corpus",
+    "stage_stats": "Corpus",
+    "drop_reasons": "Corpus",
+    "pii": "Corpus",
+    "rights": "Corpus",
+    "fertility": "Tokenizer",
+    "training_loss": "Training",
+    "learning_rate": "Training",
+    "throughput": "Training",
+    "perplexity": "Evaluation",
+}
+
+
+def figure_path(name):
+    ext = ".csv" if name in ("stage_stats", "drop_reasons", "pii", "rights") else ".png"
+    return f"{R}/report/{name}{ext}"

@@ -6,7 +6,7 @@ rule pretrain_model:
     input:
         packed=lambda w: f"{R}/packed/{MODELS[w.model]['type']}",
         tokenizer=rules.tokenizer.output.causal,
-        corpus_stats=f"{R}/stats/corpus.json",
+        data_card=f"{R}/data_card.md",
     output:
         hf=directory(f"{R}/models/{{model}}/hf"),
         summary=f"{R}/models/{{model}}/train_summary.json",
@@ -14,7 +14,6 @@ rule pretrain_model:
         model=lambda w: json.dumps(MODELS[w.model], sort_keys=True),
         settings=lambda w: settings("train"),
         tokenizer_dir=lambda w, input: os.path.dirname(input.tokenizer),
-        stats_dir=lambda w, input: os.path.dirname(input.corpus_stats),
         out=lambda w, output: os.path.dirname(output.summary),
     threads: workflow.cores
     log:
@@ -23,7 +22,7 @@ rule pretrain_model:
         "../../envs/train.yaml"
     shell:
         "python -m arkivlm pretrain --model {params.model:q} --settings {params.settings:q} --packed {input.packed:q}"
-        " --tokenizer {params.tokenizer_dir:q} --stats-dir {params.stats_dir:q} --out {params.out:q} > {log:q} 2>&1"
+        " --tokenizer {params.tokenizer_dir:q} --data-card {input.data_card:q} --out {params.out:q} > {log:q} 2>&1"
 
 
 rule pretrain:

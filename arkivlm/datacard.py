@@ -1,0 +1,108 @@
+"""The data card: what the corpus is made of and how it was made, as Markdown (for the model
+cards) and HTML (for the DAG report)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+LIMITATIONS = [
+    "Language ID (fastText lid.176) confuses Swedish with Norwegian and Danish on short texts; short documents "
+    "follow the document-level score and may carry a few Nordic sentences.",
+    "OCR errors remain in kept ALTO pages whose mean word confidence passed the threshold; dedup's key folds "
+    "common OCR confusions, the text keeps them.",
+    "PII redaction covers Swedish identity and coordination numbers, phone numbers and e-mail addresses; names, "
+    "street addresses and other identifiers are not redacted.",
+    "Subtitle and transcript boilerplate is found by repetition within a source; a source with few programmes keeps its intros.",
+    "Quality thresholds start from Gopher/FineWeb-2 and were checked on the bundled sample, not tuned per decade of print.",
+]
+
+
+def load_stats(stats_dir: str | Path) -> dict:
+    return {p.stem: json.loads(p.read_text()) for p in sorted(Path(stats_dir).glob("*.json"))}
+
+
+def token_totals(packed_dir: str | Path) -> dict:
+    out = {}
+    for index in sorted(Path(packed_dir).glob("*/*/index.json")):
+        family, split = index.parts[-3], index.parts[-2]
+        out.setdefault(family, {})[split] = json.loads(index.read_text())["tokens"]
+    return out
+
+
+def markdown(config: dict, stats: dict, tokens: dict) -> str:
+    ingest = stats.get("ingest", {})
+    per_source = ingest.get("per_source", {})
+    corpus = stats.get("corpus", {}).get("splits", {})
+    held = stats.get("clean", {}).get("rights_held_back", {})
+    lines = ["# Data card", "", "## Sources", "",
+             "| source | modality | format | rights | files | quarantined | documents read | held back (rights) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for src in config["sources"]:
+        ps = per_source.get(src["name"], {})
+        lines.append(f"| {src['name']} | {src['modality']} | {src['format']} | {src['rights']} | {ps.get('files_in', 0)} | "
+                     f"{ps.get('files_quarantined', 0)} | {ps.get('docs', 0)} | {held.get(src['name'], 0)} |")
+    lines += ["", f"Released rights: {', '.join(config['release']['allow_rights'])}. Documents of other sources never "
+              "reach the corpus.", "", "## From archive to corpus", "", "| stage | in | out | dropped |", "|---|---|---|---|"]
+    for stage in ("ingest", "clean", "langid", "quality", "pii", "dedup", "corpus"):
+        st = stats.get(stage)
+        if st:
+            dropped = ", ".join(f"{r}: {n}" for r, n in st["dropped"].items()) or "-"
+            lines.append(f"| {stage} | {st['docs_in']} | {st['docs_out']} | {dropped} |")
+    lines += ["", "## The corpus", "", "| split | modality | documents | characters |", "|---|---|---|---|"]
+    for split in ("train", "validation"):
+        for modality, v in sorted(corpus.get(split, {}).items()):
+            lines.append(f"| {split} | {modality} | {v['docs']} | {v['chars']:,} |")
+    if tokens:
+        lines += ["", "Tokens: " + "; ".join(f"{fam} tokenizer: " + ", ".join(f"{split} {n:,}" for split, n in sorted(v.items()))
+                                           for fam, v in sorted(tokens.items())) + "."]
+    pii = stats.get("pii", {}).get("pii_redacted")
+    if pii:
+        lines += ["", "PII redacted: " + ", ".join(f"{k} {v}" for k, v in pii.items()) + "."]
+    lines += ["", "## Filters and thresholds", ""]
+    for key in ("langid", "quality", "dedup"):
+        settings = stats.get(key, {}).get("settings")
+        if settings:
+            lines.append(f"- **{key}**: `{json.dumps(settings, sort_keys=True)}`")
+    lines.append(f"- **clean**: `{json.dumps(config.get('clean', {}), sort_keys=True)}`")
+    lines += ["", "## Known limitations", ""] + [f"- {l}" for l in LIMITATIONS] + [""]
+    return "\n".join(lines)
+
+
+def to_html(md: str) -> str:
+    """Minimal Markdown (headings, tables, lists, paragraphs) to HTML for the report."""
+    import html
+
+    out, table = ["<html><head><meta charset='utf-8'><style>body{font-family:sans-serif;max-width:60em}"
+                  "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}</style></head><body>"], []
+
+    def flush():
+        if table:
+            rows = [r for r in table if not set(r.replace("|", "").strip()) <= {"-"}]
+            out.append("<table>" + "".join(
+                "<tr>" + "".join(f"<{'th' if i == 0 else 'td'}>{html.escape(c.strip())}</{'th' if i == 0 else 'td'}>"
+                                 for c in r.strip().strip("|").split("|")) + "</tr>" for i, r in enumerate(rows)) + "</table>")
+            table.clear()
+
+    for line in md.splitlines():
+        if line.startswith("|"):
+            table.append(line)
+            continue
+        flush()
+        if line.startswith("#"):
+            level = len(line) - len(line.lstrip("#"))
+            out.append(f"<h{level}>{html.escape(line.lstrip('#').strip())}</h{level}>")
+        elif line.startswith("- "):
+            out.append(f"<li>{html.escape(line[2:])}</li>")
+        elif line.strip():
+            out.append(f"<p>{html.escape(line)}</p>")
+    flush()
+    return "\n".join(out + ["</body></html>"])
+
+
+def run(config: dict, stats_dir: str, packed_dir: str, out_md: str, out_html: str) -> str:
+    md = markdown(config, load_stats(stats_dir), token_totals(packed_dir))
+    Path(out_md).parent.mkdir(parents=True, exist_ok=True)
+    Path(out_md).write_text(md, encoding="utf-8")
+    Path(out_html).write_text(to_html(md), encoding="utf-8")
+    return md

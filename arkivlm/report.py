@@ -1,0 +1,264 @@
+"""Figures and tables for the DAG report (`snakemake --report`): where every document went, what
+the corpus looks like, how the tokenizers do, how training went and how good the models are."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+STAGES = ["ingest", "clean", "langid", "quality", "pii", "dedup", "corpus"]
+DROP_STAGES = ["clean", "langid", "quality", "pii", "dedup"]
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"figure.dpi": 90, "font.size": 9, "axes.spines.top": False, "axes.spines.right": False})
+    return plt
+
+
+def _save(fig, path: str) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path)
+    _plt().close(fig)
+
+
+def read_columns(path: str | Path, columns: list[str]) -> pd.DataFrame:
+    import pyarrow.dataset as ds
+
+    path = Path(path)
+    if not path.exists() or not any(path.glob("*.parquet")):
+        return pd.DataFrame(columns=columns)
+    dataset = ds.dataset(str(path), format="parquet")
+    return dataset.to_table(columns=[c for c in columns if c in dataset.schema.names]).to_pandas()
+
+
+def text_lengths(path: str | Path) -> pd.DataFrame:
+    """(modality, source, chars) per document, streamed: the texts are never all in memory."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    parts = []
+    for batch in ds.dataset(str(path), format="parquet").to_batches(columns=["modality", "source", "text"]):
+        parts.append(pd.DataFrame({"modality": batch.column("modality").to_pylist(), "source": batch.column("source").to_pylist(),
+                                   "chars": pc.utf8_length(batch.column("text")).to_numpy(zero_copy_only=False)}))
+    return pd.concat(parts) if parts else pd.DataFrame(columns=["modality", "source", "chars"])
+
+
+class Report:
+    def __init__(self, results: str, stats: dict, models: list[str]):
+        self.r, self.stats, self.models = Path(results), stats, models
+        self.dropped = {s: read_columns(self.r / "dropped" / s, ["id", "source", "modality", "reason", "duplicate_of", "lang", "lang_score"])
+                        for s in DROP_STAGES}
+        self.corpus = pd.concat([text_lengths(self.r / "corpus" / s) for s in ("train", "validation")])
+
+    # --- Corpus ----------------------------------------------------------------------------------
+    def flow_by_stage(self, out: str) -> None:
+        plt = _plt()
+        fig, ax = plt.subplots(figsize=(9, 4.5))
+        stages = [s for s in STAGES if s in self.stats]
+        reasons = sorted({r for s in stages for r in self.stats[s]["dropped"]})
+        cmap = plt.get_cmap("tab20")
+        ax.bar(stages, [self.stats[s]["docs_out"] for s in stages], color="#4c72b0", label="kept")
+        bottom = np.array([self.stats[s]["docs_out"] for s in stages], dtype=float)
+        for i, reason in enumerate(reasons):
+            vals = np.array([self.stats[s]["dropped"].get(reason, 0) for s in stages], dtype=float)
+            ax.bar(stages, vals, bottom=bottom, color=cmap(i % 20), label=reason)
+            bottom += vals
+        ax.set_ylabel("documents")
+        ax.set_title("Documents through the stages: kept, and dropped by reason")
+        ax.legend(fontsize=7, ncol=2, bbox_to_anchor=(1.01, 1), loc="upper left")
+        _save(fig, out)
+
+    def flow_by_source(self, out: str) -> None:
+        plt = _plt()
+        per_source = self.stats["ingest"].get("per_source", {})
+        sources = sorted(per_source)
+        in_corpus = self.corpus.groupby("source").size()
+        fig, ax = plt.subplots(figsize=(9, 0.45 * len(sources) + 1.5))
+        left = np.zeros(len(sources))
+        parts = [("corpus", [in_corpus.get(s, 0) for s in sources])]
+        for stage in DROP_STAGES:
+            counts = self.dropped[stage].groupby("source").size() if len(self.dropped[stage]) else pd.Series(dtype=int)
+            parts.append((f"dropped: {stage}", [counts.get(s, 0) for s in sources]))
+        colors = ["#4c72b0", "#dd8452", "#c44e52", "#8172b3", "#937860", "#da8bc3"]
+        for (label, vals), color in zip(parts, colors):
+            ax.barh(sources, vals, left=left, color=color, label=label)
+            left += np.array(vals, dtype=float)
+        modality = {s: m for s, m in zip(self.corpus.source, self.corpus.modality)}
+        ax.set_yticks(range(len(sources)), [f"{s} ({modality.get(s, '-')})" for s in sources])
+        for i, s in enumerate(sources):
+            q = per_source[s]["files_quarantined"]
+            if q:
+                ax.text(left[i], i, f"  {q} file(s) quarantined", va="center", fontsize=7)
+        ax.set_xlabel("documents read at ingest")
+        ax.set_title("Where each source's documents went")
+        ax.legend(fontsize=7, loc="lower right")
+        _save(fig, out)
+
+    def document_lengths(self, out: str) -> None:
+        plt = _plt()
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        for modality, g in self.corpus.groupby("modality"):
+            ax.hist(np.log10(g.chars.clip(lower=1).astype(float)), bins=30, alpha=0.6, label=f"{modality} ({len(g)})")
+        ax.set_xlabel("characters per document (log10)")
+        ax.set_ylabel("documents")
+        ax.set_title("Corpus document lengths by modality")
+        ax.legend()
+        _save(fig, out)
+
+    def langid_scores(self, out: str, threshold: float) -> None:
+        plt = _plt()
+        kept = read_columns(self.r / "interim" / "langid", ["lang_score"]).lang_score
+        dropped = self.dropped["langid"].get("lang_score", pd.Series(dtype=float))
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        bins = np.linspace(0, 1, 41)
+        ax.hist(kept.dropna(), bins=bins, alpha=0.7, label=f"kept ({len(kept)})")
+        ax.hist(dropped.dropna(), bins=bins, alpha=0.7, label=f"dropped ({len(dropped)})")
+        ax.axvline(threshold, color="k", ls="--", lw=1, label=f"threshold {threshold}")
+        ax.set_xlabel("p(Swedish), fastText lid.176")
+        ax.set_ylabel("documents")
+        ax.set_yscale("log")
+        ax.set_title("Language-ID scores")
+        ax.legend()
+        _save(fig, out)
+
+    def dedup_clusters(self, out: str) -> None:
+        plt = _plt()
+        d = self.dropped["dedup"]
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        if len(d):
+            sizes = d.groupby("duplicate_of").size() + 1
+            counts = sizes.value_counts().sort_index()
+            ax.bar(counts.index.astype(str), counts.values, color="#55a868")
+            by_reason = d.reason.value_counts().to_dict()
+            ax.set_title(f"Duplicate clusters by size ({', '.join(f'{k}: {v}' for k, v in by_reason.items())} removed)")
+        else:
+            ax.set_title("Duplicate clusters: none found")
+        ax.set_xlabel("documents in cluster (kept copy included)")
+        ax.set_ylabel("clusters")
+        _save(fig, out)
+
+    def ocr_confidence(self, out: str, threshold: float) -> None:
+        plt = _plt()
+        docs = read_columns(self.r / "interim" / "ingest", ["source", "format", "ocr_conf"])
+        docs = docs[docs.format == "alto"] if len(docs) else docs
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        for source, g in docs.groupby("source"):
+            ax.hist(g.ocr_conf.dropna(), bins=np.linspace(0, 1, 41), alpha=0.6, label=f"{source} ({len(g)})")
+        ax.axvline(threshold, color="k", ls="--", lw=1, label=f"filter threshold {threshold}")
+        ax.set_xlabel("mean ALTO word confidence (WC) per page")
+        ax.set_ylabel("pages")
+        ax.set_title("OCR confidence of ALTO sources" if len(docs) else "OCR confidence: no ALTO sources")
+        ax.legend()
+        _save(fig, out)
+
+    # --- Tokenizer, training, evaluation ---------------------------------------------------------
+    def fertility(self, out: str) -> None:
+        plt = _plt()
+        tok = self.stats.get("tokenizer", {})
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        families = [f for f in ("causal", "masked") if f in tok]
+        modalities = sorted({m for f in families for m in tok[f]["fertility"]})
+        width = 0.8 / max(1, len(families))
+        for i, fam in enumerate(families):
+            vals = [tok[fam]["fertility"].get(m, {}).get("fertility") or 0 for m in modalities]
+            ax.bar(np.arange(len(modalities)) + i * width, vals, width, label=f"{fam} (vocab {tok[fam]['vocab_size']})")
+        ax.set_xticks(np.arange(len(modalities)) + width * (len(families) - 1) / 2, modalities)
+        ax.set_ylabel("tokens per word (validation)")
+        ax.set_title("Tokenizer fertility by modality")
+        ax.legend()
+        _save(fig, out)
+
+    def _metrics(self, model: str) -> pd.DataFrame:
+        from arkivlm.train.pretrain import read_training_log
+
+        return read_training_log(self.r / "models" / model)
+
+    def training_curves(self, out_loss: str, out_lr: str, out_speed: str) -> None:
+        plt = _plt()
+        figs = {name: plt.subplots(figsize=(7, 3.5)) for name in ("loss", "lr", "speed")}
+        for model in self.models:
+            m = self._metrics(model)
+            if m.empty or "train_loss" not in m:
+                continue
+            t = m.dropna(subset=["train_loss"])
+            line = figs["loss"][1].plot(t.step, t.train_loss, label=f"{model} train")[0]
+            if "val_loss" in m:
+                v = m.dropna(subset=["val_loss"])
+                figs["loss"][1].plot(v.step, v.val_loss, "o--", color=line.get_color(), label=f"{model} validation")
+            if "lr" in m:
+                figs["lr"][1].plot(m.dropna(subset=["lr"]).step, m.dropna(subset=["lr"]).lr, label=model)
+            speed = next((c for c in m.columns if c.endswith("items_per_sec") and c.startswith("train")), None)
+            if speed:
+                figs["speed"][1].plot(m.dropna(subset=[speed]).step, m.dropna(subset=[speed])[speed], label=model)
+        for (name, (fig, ax)), (title, ylabel), out in zip(
+                figs.items(), [("Training and validation loss", "cross-entropy"), ("Learning rate", "lr"),
+                               ("Training throughput", "tokens/s")], (out_loss, out_lr, out_speed)):
+            ax.set_xlabel("optimizer step")
+            ax.set_ylabel(ylabel)
+            ax.set_title(title)
+            ax.legend(fontsize=7)
+            _save(fig, out)
+
+    def perplexity(self, out: str) -> None:
+        plt = _plt()
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        width = 0.8 / max(1, len(self.models))
+        modalities = ["all", "text", "transcript", "subtitle"]
+        for i, model in enumerate(self.models):
+            path = self.r / "eval" / model / "metrics.json"
+            if not path.exists():
+                continue
+            m = json.loads(path.read_text())
+            vals = [m["perplexity"]] + [m["per_modality"].get(k, {}).get("perplexity", 0) for k in modalities[1:]]
+            ax.bar(np.arange(len(modalities)) + i * width, vals, width, label=model)
+        ax.set_xticks(np.arange(len(modalities)) + width * (len(self.models) - 1) / 2, modalities)
+        ax.set_yscale("log")
+        ax.set_ylabel("validation perplexity")
+        ax.set_title("Perplexity by modality")
+        ax.legend()
+        _save(fig, out)
+
+    # --- Tables ----------------------------------------------------------------------------------
+    def tables(self, out_stages: str, out_reasons: str, out_pii: str, out_rights: str, config: dict) -> None:
+        rows = [{"stage": s, "docs_in": self.stats[s]["docs_in"], "docs_out": self.stats[s]["docs_out"],
+                 "dropped": sum(self.stats[s]["dropped"].values())} for s in STAGES if s in self.stats]
+        pd.DataFrame(rows).to_csv(out_stages, index=False)
+        reasons = []
+        for stage, d in self.dropped.items():
+            for reason, g in d.groupby("reason"):
+                reasons.append({"stage": stage, "reason": reason, "documents": len(g), "sample_id": sorted(g.id)[0],
+                                "sources": ", ".join(sorted(g.source.unique()))})
+        pd.DataFrame(reasons, columns=["stage", "reason", "documents", "sample_id", "sources"]) \
+            .sort_values("documents", ascending=False).to_csv(out_reasons, index=False)
+        pii = self.stats.get("pii", {}).get("pii_by_source", {})
+        pd.DataFrame([{"source": s, **counts} for s, counts in sorted(pii.items())]).to_csv(out_pii, index=False)
+        held = self.stats.get("clean", {}).get("rights_held_back", {})
+        pd.DataFrame([{"source": s["name"], "rights": s["rights"], "released": s["rights"] in config["release"]["allow_rights"],
+                       "documents_held_back": held.get(s["name"], 0)} for s in config["sources"]]).to_csv(out_rights, index=False)
+
+
+def run(config: dict, results: str, out: dict) -> None:
+    from arkivlm.datacard import load_stats
+
+    stats = load_stats(Path(results) / "stats")
+    models = [m["name"] for m in config["models"]]
+    rep = Report(results, stats, models)
+    rep.flow_by_stage(out["flow_by_stage"])
+    rep.flow_by_source(out["flow_by_source"])
+    rep.document_lengths(out["document_lengths"])
+    rep.langid_scores(out["langid_scores"], config.get("langid", {}).get("threshold", 0.5))
+    rep.dedup_clusters(out["dedup_clusters"])
+    rep.ocr_confidence(out["ocr_confidence"], config.get("quality", {}).get("ocr", {}).get("min_mean_confidence", 0.6))
+    rep.fertility(out["fertility"])
+    rep.training_curves(out["training_loss"], out["learning_rate"], out["throughput"])
+    rep.perplexity(out["perplexity"])
+    rep.tables(out["stage_stats"], out["drop_reasons"], out["pii"], out["rights"], config)

@@ -1,0 +1,41 @@
+rule data_card:
+    input:
+        corpus=f"{R}/stats/corpus.json",
+        tokenizer=f"{R}/stats/tokenizer.json",
+        packed=expand(f"{R}/packed/{{family}}", family=sorted({m["type"] for m in config["models"]})),
+    output:
+        md=f"{R}/data_card.md",
+        html=report(f"{R}/data_card.html", caption="../report/data_card.rst", category="Data card"),
+    params:
+        config=lambda w: json.dumps(config, sort_keys=True),
+        stats_dir=lambda w, input: os.path.dirname(input.corpus),
+        packed_dir=lambda w, input: os.path.dirname(input.packed[0]),
+    log:
+        f"{R}/logs/data_card.log",
+    conda:
+        "../../envs/train.yaml"
+    shell:
+        "python -m arkivlm datacard --config {params.config:q} --stats-dir {params.stats_dir:q}"
+        " --packed-dir {params.packed_dir:q} --md {output.md:q} --html {output.html:q} > {log:q} 2>&1"
+
+
+rule report_figures:
+    input:
+        rules.evaluate.input,
+        rules.data_card.output.md,
+    output:
+        **{
+            name: report(figure_path(name), caption=f"../report/{name}.rst", category=category)
+            for name, category in FIGURE_CAPTIONS.items()
+        },
+    params:
+        config=lambda w: json.dumps(config, sort_keys=True),
+        results=lambda w, input: os.path.dirname(input[-1]),
+        out_dir=lambda w, output: os.path.dirname(output[0]),
+    log:
+        f"{R}/logs/report_figures.log",
+    conda:
+        "../../envs/train.yaml"
+    shell:
+        "python -m arkivlm figures --config {params.config:q} --results {params.results:q} --out-dir {params.out_dir:q}"
+        " > {log:q} 2>&1"
