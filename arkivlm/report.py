@@ -53,8 +53,9 @@ def text_lengths(path: str | Path) -> pd.DataFrame:
 
 
 class Report:
-    def __init__(self, results: str, stats: dict, models: list[str]):
+    def __init__(self, results: str, stats: dict, models: list[str], modality: dict[str, str] | None = None):
         self.r, self.stats, self.models = Path(results), stats, models
+        self.modality = modality or {}
         self.dropped = {s: read_columns(self.r / "dropped" / s, ["id", "source", "modality", "reason", "duplicate_of", "lang", "lang_score"])
                         for s in DROP_STAGES}
         self.corpus = pd.concat([text_lengths(self.r / "corpus" / s) for s in ("train", "validation")])
@@ -92,15 +93,14 @@ class Report:
         for (label, vals), color in zip(parts, colors):
             ax.barh(sources, vals, left=left, color=color, label=label)
             left += np.array(vals, dtype=float)
-        modality = {s: m for s, m in zip(self.corpus.source, self.corpus.modality)}
-        ax.set_yticks(range(len(sources)), [f"{s} ({modality.get(s, '-')})" for s in sources])
+        ax.set_yticks(range(len(sources)), [f"{s} ({self.modality.get(s, '?')})" for s in sources])
         for i, s in enumerate(sources):
             q = per_source[s]["files_quarantined"]
             if q:
                 ax.text(left[i], i, f"  {q} file(s) quarantined", va="center", fontsize=7)
         ax.set_xlabel("documents read at ingest")
         ax.set_title("Where each source's documents went")
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left")
         _save(fig, out)
 
     def document_lengths(self, out: str) -> None:
@@ -251,7 +251,7 @@ def run(config: dict, results: str, out: dict) -> None:
 
     stats = load_stats(Path(results) / "stats")
     models = [m["name"] for m in config["models"]]
-    rep = Report(results, stats, models)
+    rep = Report(results, stats, models, {s["name"]: s["modality"] for s in config["sources"]})
     rep.flow_by_stage(out["flow_by_stage"])
     rep.flow_by_source(out["flow_by_source"])
     rep.document_lengths(out["document_lengths"])

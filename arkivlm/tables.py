@@ -28,6 +28,18 @@ def document_id(source: str, path: str, record: int, content: str) -> str:
     return h.hexdigest()
 
 
+INT_COLUMNS = ("record", "page", "lid_paragraphs_removed")
+
+
+def with_int_columns(pdf):
+    """pandas turns nullable int columns into floats on the way through Python; put them back
+    so the Arrow batch matches the Spark schema."""
+    for col in INT_COLUMNS:
+        if col in pdf:
+            pdf[col] = pdf[col].astype("Int32")
+    return pdf
+
+
 class StatsMismatch(RuntimeError):
     pass
 

@@ -155,3 +155,11 @@ def test_two_process_ddp_on_cpu(tokenized, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((tmp_path / "ddp" / "train_summary.json").read_text())
     assert summary["steps"] == 4 and summary["tokens_seen"] == 4 * 2 * 4 * 32  # both ranks' batches
+
+
+def test_tokenizer_files_are_deterministic(tokenized, corpus, tmp_path):
+    out, _ = tokenized
+    tokenizer.train(str(corpus / "train"), str(corpus / "validation"), str(tmp_path / "again"), str(tmp_path / "s.json"),
+                    {"causal": {"vocab_size": 1000}, "masked": {"vocab_size": 1000}})
+    for rel in ("tokenizer.json", "masked/tokenizer.json", "hf/tokenizer.json"):
+        assert (tmp_path / "again" / rel).read_bytes() == (out / "tokenizer" / rel).read_bytes(), rel
