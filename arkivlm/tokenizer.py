@@ -3,7 +3,8 @@
 - causal: byte-level BPE (every byte representable, so any text round-trips exactly), digits
   split one by one, NFC normalisation only: case, å/ä/ö and whitespace are kept.
 - masked: WordPiece with BERT's special tokens, NFC, no lower-casing and no accent stripping
-  (Swedish letters are letters, not accented variants).
+  (Swedish letters are letters, not accented variants); its pieces come from a deterministic BPE
+  training (see `build_masked`).
 
 Memory stays bounded: texts reach the trainer in Arrow record batches, never as one list.
 Fertility (tokens per whitespace word) is measured per modality on the validation split.
@@ -46,25 +47,46 @@ def build_causal(settings: dict):
     return tok, trainer
 
 
-def build_masked(settings: dict):
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+def _masked_pipeline(tok):
+    from tokenizers import normalizers, pre_tokenizers
 
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tok.normalizer = normalizers.Sequence([normalizers.NFC(), normalizers.BertNormalizer(
         clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=False)])
     tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.BertPreTokenizer(), pre_tokenizers.Digits(individual_digits=True)])
-    tok.decoder = decoders.WordPiece()
-    trainer = trainers.WordPieceTrainer(vocab_size=settings["vocab_size"], min_frequency=settings["min_frequency"],
-                                        special_tokens=settings["special_tokens"], show_progress=False)
+    return tok
+
+
+def build_masked(settings: dict):
+    """The masked tokenizer is trained as a character-level BPE and turned into WordPiece by
+    `finish_masked`: `tokenizers`' own WordPieceTrainer numbers its ##-pieces in hash order, so
+    two runs on the same corpus give different vocabularies; this way they are byte-identical."""
+    from tokenizers import Tokenizer, models, trainers
+
+    tok = _masked_pipeline(Tokenizer(models.BPE(unk_token="[UNK]")))
+    specials = settings["special_tokens"]
+    trainer = trainers.BpeTrainer(vocab_size=max(len(specials) + 1, (settings["vocab_size"] + len(specials)) // 2),
+                                  min_frequency=settings["min_frequency"], special_tokens=specials, show_progress=False)
     return tok, trainer
 
 
-def finish_masked(tok) -> None:
-    from tokenizers import processors
+def finish_masked(bpe_tok):
+    """WordPiece over the BPE pieces: each piece usable at the start of a word and, as ##piece, inside one."""
+    from tokenizers import Tokenizer, decoders, models, processors
 
-    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    pieces = sorted(bpe_tok.get_vocab().items(), key=lambda kv: kv[1])
+    specials = {t for t, _ in pieces if t.startswith("[") and t.endswith("]")}
+    vocab: dict[str, int] = {}
+    for token, _ in pieces:
+        vocab.setdefault(token, len(vocab))
+    for token, _ in pieces:
+        if token not in specials:
+            vocab.setdefault("##" + token, len(vocab))
+    tok = _masked_pipeline(Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]", continuing_subword_prefix="##")))
+    tok.decoder = decoders.WordPiece()
+    cls, sep = vocab["[CLS]"], vocab["[SEP]"]
     tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
                                                        special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+    return tok
 
 
 def hf_tokenizer(tok, family: str):
@@ -103,7 +125,7 @@ def train(train_dir: str, validation_dir: str, out_dir: str, out_stats: str, set
         tok, trainer = build(fs)
         tok.train_from_iterator(iter_texts(train_dir, s["batch_rows"]), trainer=trainer)
         if family == "masked":
-            finish_masked(tok)
+            tok = finish_masked(tok)
         target = out if family == "causal" else out / "masked"
         target.mkdir(parents=True, exist_ok=True)
         tok.save(str(target / "tokenizer.json"))
