@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 CORES  ?= all
 
-.PHONY: run test bench lint java chromium venv clean-results
+.PHONY: run test slurm slurm-test bench lint java chromium venv clean-results
 
 venv: $(STAMP)
 
@@ -48,8 +48,17 @@ run: venv java
 	@echo "Models:  $$(ls -d $(CURDIR)/results/models/*/hf | tr '\n' ' ')"
 	@echo "Metrics: $$(ls $(CURDIR)/results/eval/*/metrics.json | tr '\n' ' ')"
 
+# As root (as CI is) the suite includes the Slurm tests: a single-node Slurm is started first.
 test: venv java chromium
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory slurm && export ARKIVLM_SLURM_TEST=1; fi; \
 	python -m pytest -q -rs
+
+# A single-node Slurm shaped like a MeluXina GPU node (root; Debian's slurm-wlm and munge).
+slurm:
+	bash tests/slurm/start_slurm.sh
+
+slurm-test: venv java slurm
+	ARKIVLM_SLURM_TEST=1 python -m pytest -q -rs tests/test_slurm.py tests/test_meluxina_profile.py
 
 lint: venv
 	snakemake --lint

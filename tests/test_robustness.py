@@ -163,7 +163,7 @@ def corpus_rows(results: Path) -> pd.DataFrame:
 def kill_when(workdir: Path, cfgpath: str, marker: str, extra_delay: float) -> None:
     """Start the workflow and SIGKILL its whole process group once `marker` exists (+ a delay)."""
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--cores", "2", "corpus", "--configfile", cfgpath]
+           "--cores", "2", "corpus", "--rerun-incomplete", "--configfile", cfgpath]
     proc = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 600
     while not (workdir / marker).exists() and proc.poll() is None and time.time() < deadline:
@@ -179,10 +179,14 @@ def test_sigkill_mid_stage_then_rerun_gives_the_same_corpus(full_run, tmp_path):
     ref_work, _ = full_run
     rng = random.Random(int(time.time()))
     cfgpath = write_config(tmp_path, e2e_config())
-    # killed inside ingest (Spark running), then inside dedup
+    # Snakemake and its stage killed inside ingest (Spark running), then inside dedup; after each
+    # kill the lock it left is removed, as a user would (`--unlock`), and the run resumed.
     kill_when(tmp_path, cfgpath, "results/logs/ingest.log", rng.uniform(4, 9))
     assert not (tmp_path / "results" / "stats" / "corpus.json").exists()
+    run_snakemake(tmp_path, "--unlock", "--configfile", cfgpath)
     kill_when(tmp_path, cfgpath, "results/logs/dedup.log", rng.uniform(3, 8))
+    assert (tmp_path / "results" / "stats" / "pii.json").exists()  # it got as far as dedup
+    run_snakemake(tmp_path, "--unlock", "--configfile", cfgpath)
     run_snakemake(tmp_path, "corpus", "--rerun-incomplete", "--configfile", cfgpath)
     assert corpus_rows(tmp_path / "results").equals(corpus_rows(ref_work / "results"))
     leftovers = [p for p in (tmp_path / "results").rglob(".*tmp-*")]

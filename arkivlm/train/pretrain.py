@@ -95,6 +95,13 @@ def checkpoint_dir(out: Path, fingerprint: str) -> Path:
     return ckpt_dir
 
 
+def resume_from(ckpt_dir: Path) -> str | None:
+    """The newest of last.ckpt and the checkpoints Lightning writes on SIGUSR1 before Slurm requeues
+    the job (hpc_ckpt_N.ckpt)."""
+    candidates = [p for p in [ckpt_dir / "last.ckpt", *ckpt_dir.glob("hpc_ckpt_*.ckpt")] if p.exists()]
+    return str(max(candidates, key=lambda p: p.stat().st_mtime)) if candidates else None
+
+
 def stop_at_step_callback(step: int | None, ckpt_dir: Path):
     """Stop after `step` optimizer steps with a last.ckpt, keeping the schedule of max_steps
     (a time-boxed chunk of a longer run)."""
@@ -151,7 +158,7 @@ def run(model_entry: dict, packed_dir: str, tokenizer_dir: str, out_dir: str, se
         precision=s["precision"], max_steps=s["max_steps"], max_epochs=-1, accumulate_grad_batches=s["accumulate"],
         gradient_clip_val=s["grad_clip"], val_check_interval=s["val_every_steps"] * s["accumulate"], check_val_every_n_epoch=None,
         log_every_n_steps=s["log_every_steps"], deterministic=not torch.cuda.is_available(), use_distributed_sampler=False,
-        enable_progress_bar=False, plugins=plugins, default_root_dir=str(out),
+        enable_progress_bar=False, plugins=plugins, default_root_dir=str(ckpt_dir),
         logger=[TensorBoardLogger(str(out / "logs"), name="tensorboard", version=""), CSVLogger(str(out / "logs"), name="csv")],
         callbacks=[ModelCheckpoint(dirpath=str(ckpt_dir), filename="step{step:07d}", save_last=True, save_top_k=1,
                                    every_n_train_steps=s["checkpoint_every_steps"], auto_insert_metric_name=False),
@@ -159,8 +166,7 @@ def run(model_entry: dict, packed_dir: str, tokenizer_dir: str, out_dir: str, se
                                      length_fn=lambda b: b["input_ids"].numel(), window_size=10),
                    LearningRateMonitor(logging_interval="step"), stop_at_step_callback(s["stop_at_step"], ckpt_dir)],
     )
-    last = ckpt_dir / "last.ckpt"
-    trainer.fit(module, datamodule=data, ckpt_path=str(last) if last.exists() else None)
+    trainer.fit(module, datamodule=data, ckpt_path=resume_from(ckpt_dir))
     val = trainer.validate(module, datamodule=data, verbose=False)
 
     summary = {"model": model_entry["name"], "type": family, "preset": model_entry.get("preset", "tiny"),

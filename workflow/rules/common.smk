@@ -1,5 +1,6 @@
 import json
 import os
+import shlex
 import shutil
 import tempfile
 
@@ -8,6 +9,27 @@ from snakemake.utils import validate
 from arkivlm.ingest import iter_source_paths
 
 
+def merge_overlays(cfg):
+    """`overlay`: config files (a path or a list) merged over the config, e.g. a machine's settings
+    from its profile; mappings merge key by key, everything else is replaced."""
+    import yaml
+
+    def merge(base, top):
+        for key, value in top.items():
+            if isinstance(value, dict) and isinstance(base.get(key), dict):
+                merge(base[key], value)
+            else:
+                base[key] = value
+
+    paths = cfg.pop("overlay", None) or []
+    for path in [paths] if isinstance(paths, str) else paths:
+        if not os.path.exists(path):  # relative to the workflow, e.g. a profile's file
+            path = os.path.join(workflow.basedir, path)
+        with open(path) as fh:
+            merge(cfg, yaml.safe_load(fh) or {})
+
+
+merge_overlays(config)
 validate(config, "../schemas/config.schema.yaml")
 
 R = config["results"].rstrip("/")
@@ -33,6 +55,10 @@ def check_config(cfg):
                 f"config key sources[{i}].path: the glob {src['path']!r} of source {src['name']!r} matches no file; "
                 "fix the path (relative paths start at the working directory) or remove the source.")
     check_writable(R)
+    plugin = workflow.executor_plugin
+    if plugin is not None and plugin.name == "slurm" and "MELUXINA_ACCOUNT" not in os.environ:
+        raise ValueError("MELUXINA_ACCOUNT is not set: export your project account (e.g. export MELUXINA_ACCOUNT=p200xxx) "
+                         "and MELUXINA_QOS (e.g. default) before `snakemake --profile profiles/meluxina`.")
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         raise ValueError("Spark needs Java 17 and no `java` was found: install it "
                          "(Debian/Ubuntu: apt-get install openjdk-17-jre-headless) or set JAVA_HOME.")
@@ -62,6 +88,25 @@ check_config(config)
 def settings(section):
     """A config section as one JSON argument; a changed threshold reruns its stage and those after it."""
     return json.dumps(config.get(section, {}), sort_keys=True)
+
+
+# Spark stages on Slurm: whole nodes (spark.nodes of them), the stage run by arkivlm.slurm, which
+# starts a standalone Spark cluster inside the allocation when spark.master is "slurm".
+SPARK_RESOURCES = {"nodes": config["spark"]["nodes"], "mpi": "srun", "tasks_per_node": 2}
+SPARK_LAUNCH = (
+    f"python -m arkivlm.slurm spark --master {shlex.quote(config['spark']['master'])}"
+    f" --worker-memory {shlex.quote(config['spark']['worker_memory'])} -- "
+)
+
+
+def train_setting(model, key, default):
+    return MODELS[model].get("train", {}).get(key, config["train"].get(key, default))
+
+
+def pretrain_resources(model):
+    """Nodes and tasks per node of a model's training job (Lightning: num_nodes x devices)."""
+    devices = train_setting(model, "devices", "auto")
+    return {"nodes": train_setting(model, "num_nodes", 1), "tasks_per_node": devices if isinstance(devices, int) and devices > 1 else 4}
 
 
 def sample_manifest():

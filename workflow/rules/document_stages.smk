@@ -23,11 +23,15 @@ for stage, previous in DOCUMENT_STAGES:
             settings=lambda w, stage=stage: settings(stage),
             spark=lambda w: settings("spark"),
         threads: workflow.cores
+        resources:
+            **SPARK_RESOURCES,
         log:
             f"{R}/logs/{stage}.log",
         conda:
             "../../envs/spark.yaml"
+        envmodules:
+            *config["modules"]["spark"],
         shell:
-            "python -m arkivlm {params.stage}"
+            SPARK_LAUNCH + "python -m arkivlm {params.stage}"
             " --settings {params.settings:q} --spark {params.spark:q} --input {input:q}"
             " --docs {output.docs:q} --dropped {output.dropped:q} --stats {output.stats:q} > {log:q} 2>&1"

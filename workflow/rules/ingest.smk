@@ -10,10 +10,14 @@ rule ingest:
         settings=lambda w: settings("ingest"),
         spark=lambda w: settings("spark"),
     threads: workflow.cores
+    resources:
+        **SPARK_RESOURCES,
     log:
         f"{R}/logs/ingest.log",
     conda:
         "../../envs/spark.yaml"
+    envmodules:
+        *config["modules"]["spark"],
     shell:
-        "python -m arkivlm ingest --sources {params.sources:q} --settings {params.settings:q} --spark {params.spark:q}"
+        SPARK_LAUNCH + "python -m arkivlm ingest --sources {params.sources:q} --settings {params.settings:q} --spark {params.spark:q}"
         " --docs {output.docs:q} --quarantine {output.quarantine:q} --stats {output.stats:q} > {log:q} 2>&1"

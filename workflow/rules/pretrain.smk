@@ -16,12 +16,18 @@ rule pretrain_model:
         tokenizer_dir=lambda w, input: os.path.dirname(input.tokenizer),
         out=lambda w, output: os.path.dirname(output.summary),
     threads: workflow.cores
+    resources:
+        nodes=lambda w: pretrain_resources(w.model)["nodes"],
+        tasks_per_node=lambda w: pretrain_resources(w.model)["tasks_per_node"],
+        mpi="srun",
     log:
         f"{R}/logs/pretrain_{{model}}.log",
     conda:
         "../../envs/train.yaml"
+    envmodules:
+        *config["modules"]["train"],
     shell:
-        "python -m arkivlm pretrain --model {params.model:q} --settings {params.settings:q} --packed {input.packed:q}"
+        "python -m arkivlm.slurm tasks -- python -m arkivlm pretrain --model {params.model:q} --settings {params.settings:q} --packed {input.packed:q}"
         " --tokenizer {params.tokenizer_dir:q} --data-card {input.data_card:q} --out {params.out:q} > {log:q} 2>&1"
 
 
@@ -44,6 +50,8 @@ rule evaluate_model:
         f"{R}/logs/evaluate_{{model}}.log",
     conda:
         "../../envs/train.yaml"
+    envmodules:
+        *config["modules"]["train"],
     shell:
         "python -m arkivlm evaluate --model-dir {params.model_dir:q} --packed {input.packed:q} --out {output:q} > {log:q} 2>&1"
 

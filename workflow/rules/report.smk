@@ -14,6 +14,8 @@ rule data_card:
         f"{R}/logs/data_card.log",
     conda:
         "../../envs/train.yaml"
+    envmodules:
+        *config["modules"]["train"],
     shell:
         "python -m arkivlm datacard --config {params.config:q} --stats-dir {params.stats_dir:q}"
         " --packed-dir {params.packed_dir:q} --md {output.md:q} --html {output.html:q} > {log:q} 2>&1"
@@ -36,6 +38,8 @@ rule report_figures:
         f"{R}/logs/report_figures.log",
     conda:
         "../../envs/train.yaml"
+    envmodules:
+        *config["modules"]["train"],
     shell:
         "python -m arkivlm figures --config {params.config:q} --results {params.results:q} --out-dir {params.out_dir:q}"
         " > {log:q} 2>&1"

@@ -11,5 +11,7 @@ if SAMPLE:
             f"{R}/logs/sample_archive.log",
         conda:
             "../../envs/spark.yaml"
+        envmodules:
+            *config["modules"]["spark"],
         shell:
             "python -m arkivlm sample {params.root:q} --seed {params.seed} --scale {params.scale} > {log:q} 2>&1"

@@ -14,6 +14,8 @@ rule tokenizer:
         f"{R}/logs/tokenizer.log",
     conda:
         "../../envs/train.yaml"
+    envmodules:
+        *config["modules"]["train"],
     shell:
         "python -m arkivlm tokenizer --settings {params.settings:q} --train {input.train:q}"
         " --validation {input.validation:q} --out {params.out:q} --stats {output.stats:q} > {log:q} 2>&1"
@@ -37,6 +39,8 @@ rule pack:
         f"{R}/logs/pack_{{family}}.log",
     conda:
         "../../envs/train.yaml"
+    envmodules:
+        *config["modules"]["train"],
     shell:
         "python -m arkivlm pack --family {wildcards.family} --settings {params.settings:q} --tokenizer {params.tokenizer_dir:q}"
         " --train {input.train:q} --validation {input.validation:q} --out {output:q} > {log:q} 2>&1"

@@ -1,0 +1,107 @@
+"""Running stages inside a Slurm allocation (MeluXina).
+
+    python -m arkivlm.slurm tasks -- python -m arkivlm pretrain ...
+        In a Slurm batch job with several tasks, run the command as those tasks through `srun`
+        (Lightning then sees SLURMEnvironment: nodes x tasks-per-node ranks). Anywhere else, run
+        it as it is.
+
+    python -m arkivlm.slurm spark --master slurm -- python -m arkivlm ingest ...
+        With `spark.master: slurm`, inside a batch job: start a Spark standalone master on this
+        node and one worker per node of the allocation (`srun --overlap`), run the stage against
+        it, and tear the cluster down, also when the stage fails. With any other master, or
+        outside Slurm, run the command as it is (local[*] stays local[*]).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+
+def in_batch_allocation() -> bool:
+    return "SLURM_JOB_ID" in os.environ and "SLURM_STEP_ID" not in os.environ
+
+
+def run_tasks(cmd: list[str]) -> int:
+    if in_batch_allocation() and int(os.environ.get("SLURM_NTASKS", "1")) > 1:
+        cmd = ["srun", "--kill-on-bad-exit=1", "--export=ALL", *cmd]
+    return subprocess.call(cmd)
+
+
+def spark_home() -> Path:
+    import pyspark
+
+    return Path(pyspark.__file__).parent
+
+
+def wait_for_workers(ui_port: int, expected: int, timeout: float = 180) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/json/", timeout=5) as r:
+                alive = [w for w in json.load(r).get("workers", []) if w.get("state") == "ALIVE"]
+            if len(alive) >= expected:
+                return
+        except OSError:
+            pass
+        time.sleep(1)
+    raise RuntimeError(f"Spark: {expected} worker(s) did not register with the master within {timeout:.0f}s")
+
+
+def run_spark(cmd: list[str], master: str, worker_memory: str, port: int = 7077, ui_port: int = 8080) -> int:
+    if master != "slurm" or not in_batch_allocation():
+        return subprocess.call(cmd)
+    host = socket.gethostname()
+    nodes = int(os.environ.get("SLURM_JOB_NUM_NODES", "1"))
+    cores = int(os.environ.get("SLURM_CPUS_ON_NODE", os.cpu_count() or 1))
+    spark_class = str(spark_home() / "bin" / "spark-class")
+    env = {**os.environ, "SPARK_HOME": str(spark_home()), "PYSPARK_PYTHON": sys.executable,
+           "SPARK_LOCAL_DIRS": os.environ.get("TMPDIR", "/tmp")}
+    procs = []
+    try:
+        procs.append(subprocess.Popen([spark_class, "org.apache.spark.deploy.master.Master", "--host", host, "--port", str(port),
+                                       "--webui-port", str(ui_port)], env=env, start_new_session=True))
+        url = f"spark://{host}:{port}"
+        procs.append(subprocess.Popen(["srun", "--overlap", f"--nodes={nodes}", "--ntasks-per-node=1", f"--ntasks={nodes}",
+                                       "--kill-on-bad-exit=0", spark_class, "org.apache.spark.deploy.worker.Worker", url,
+                                       "--cores", str(cores), "--memory", worker_memory, "--webui-port", str(ui_port + 1)],
+                                      env=env, start_new_session=True))
+        wait_for_workers(ui_port, nodes)
+        print(f"arkivlm.slurm: Spark standalone cluster at {url} with {nodes} worker(s) of {cores} cores", file=sys.stderr)
+        return subprocess.call(cmd, env={**env, "ARKIVLM_SPARK_MASTER": url})
+    finally:
+        for p in reversed(procs):
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+                p.wait(timeout=30)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--" not in argv:
+        sys.exit("usage: python -m arkivlm.slurm {tasks|spark} [--master M] [--worker-memory 8g] -- COMMAND ...")
+    split = argv.index("--")
+    p = argparse.ArgumentParser(prog="python -m arkivlm.slurm")
+    p.add_argument("mode", choices=["tasks", "spark"])
+    p.add_argument("--master", default="local[*]")
+    p.add_argument("--worker-memory", default="8g")
+    args = p.parse_args(argv[:split])
+    cmd = argv[split + 1:]
+    sys.exit(run_tasks(cmd) if args.mode == "tasks" else run_spark(cmd, args.master, args.worker_memory))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""The sbatch options profiles/meluxina produces, rendered by the real Snakemake Slurm executor
+plugin against stand-ins for sbatch/squeue/sacctmgr that record what they are asked."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import REPO
+
+FAKE = {
+    "sbatch": 'echo "$@" >> "$ARKIVLM_SBATCH_LOG"; echo $((RANDOM + 1000))',
+    "squeue": "exit 0",
+    "sacctmgr": "echo p200123",
+    "sshare": "echo p200123",
+    "sinfo": "exit 0",
+    "scontrol": "exit 0",
+}
+
+
+def render(tmp_path: Path) -> dict[str, str]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, body in FAKE.items():
+        (bin_dir / name).write_text(f"#!/usr/bin/env bash\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    (tmp_path / "archive").mkdir()
+    (tmp_path / "archive" / "a.srt").write_text("1\n00:00:01,000 --> 00:00:02,000\nHej\n")
+    cfg = {"results": "results", "spark": {"nodes": 4},
+           "sources": [{"name": "tv", "modality": "subtitle", "format": "srt", "path": "archive/*.srt", "rights": "public"}],
+           "models": [{"name": "gpt_big", "type": "causal", "preset": "125m", "train": {"num_nodes": 16}}]}
+    # the pretraining job's inputs exist, so it is submitted in the same round as ingest
+    res = tmp_path / "results"
+    (res / "packed" / "causal").mkdir(parents=True)
+    (res / "tokenizer").mkdir()
+    (res / "tokenizer" / "tokenizer.json").write_text("{}")
+    (res / "data_card.md").write_text("# Data card")
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    log = tmp_path / "sbatch.log"
+    env = {**os.environ, "PATH": f"{bin_dir}:{Path(sys.executable).parent}:{os.environ['PATH']}", "ARKIVLM_SBATCH_LOG": str(log),
+           "MELUXINA_ACCOUNT": "p200123", "MELUXINA_QOS": "default"}
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--profile", str(REPO / "profiles" / "meluxina"),
+           "--directory", str(tmp_path), "--configfile", str(tmp_path / "c.yaml"), "--rerun-triggers", "mtime",
+           "--allowed-rules", "ingest", "pretrain_model", "--", "ingest", "results/models/gpt_big/train_summary.json"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    deadline = time.time() + 180
+    while time.time() < deadline and proc.poll() is None:
+        if log.exists() and len(log.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.5)
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    out = proc.communicate(timeout=60)[0]
+    lines = log.read_text().splitlines() if log.exists() else []
+    assert len(lines) >= 2, out[-4000:]
+    return {re.search(r"--comment rule_([a-z_]+?)(?:_wildcards\S*)? ", line).group(1): line for line in lines}
+
+
+def test_sixteen_node_pretraining_and_four_node_spark_stage(tmp_path):
+    sb = render(tmp_path)
+    pre, spark = sb["pretrain_model"], sb["ingest"]
+    # every job: the project account and QoS from the environment
+    for line in (pre, spark):
+        assert "-A p200123" in line and "--qos=default" in line and "--hint=nomultithread" in line and "--exclusive" in line
+    # pretraining: gpu partition, 16 whole nodes, 4 tasks per node (one per A100), 16 CPUs each, SIGUSR1 90 s before the end
+    assert "-p gpu" in pre and "--nodes=16" in pre and "--ntasks-per-node=4" in pre
+    assert "--gres=gpu:4" in pre and "--cpus-per-task=16" in pre and "--signal=SIGUSR1@90" in pre
+    assert "-t 2880" in pre
+    # Spark stage: cpu partition, 4 whole nodes of 2 x 64 cores
+    assert "-p cpu" in spark and "--nodes=4" in spark and "--ntasks-per-node=2" in spark and "--cpus-per-task=64" in spark
+    assert "--gres" not in spark and "--mem 480000" in spark

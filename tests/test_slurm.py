@@ -1,0 +1,102 @@
+"""The MeluXina profile against a real single-node Slurm (tests/slurm/start_slurm.sh, started by
+`make test` / `make slurm-test` as root): the sample workflow end to end, and a training job that
+runs out of time, checkpoints on SIGUSR1, is requeued and finishes."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO, e2e_config
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
+    os.environ.get("ARKIVLM_SLURM_TEST") != "1",
+    reason="needs the test Slurm: run as root through `make test` or `make slurm-test` (ARKIVLM_SLURM_TEST=1)")]
+
+OVERLAYS = "[profiles/meluxina/workflow.yaml, tests/slurm/overlay.yaml]"
+
+
+def slurm_env():
+    return {**os.environ, "MELUXINA_ACCOUNT": "", "MELUXINA_QOS": "",
+            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+
+
+def jobs_since(first_id: int) -> list[dict]:
+    out = subprocess.run(["scontrol", "show", "job", "--oneliner"], capture_output=True, text=True).stdout
+    jobs = []
+    for line in out.splitlines():
+        fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+        if int(fields.get("JobId", 0)) >= first_id:
+            jobs.append(fields)
+    return jobs
+
+
+def last_job_id() -> int:
+    out = subprocess.run(["squeue", "-h", "--states=all", "-o", "%i"], capture_output=True, text=True).stdout.split()
+    return max([int(x) for x in out if x.isdigit()] or [0])
+
+
+def test_sample_workflow_through_the_meluxina_profile(tmp_path):
+    cfg = e2e_config()
+    cfg["results"] = "results"
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    first = last_job_id() + 1
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--profile", str(REPO / "profiles" / "meluxina"),
+           "--directory", str(tmp_path), "--configfile", str(tmp_path / "c.yaml"), "--config", f"overlay={OVERLAYS}",
+           "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "5", "--latency-wait", "10",
+           "--jobs", "4"]
+    proc = subprocess.run(cmd, cwd=REPO, env=slurm_env(), capture_output=True, text=True, timeout=1500)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    res = tmp_path / "results"
+    assert list((res / "corpus" / "train").glob("*.parquet")) and (res / "eval" / "gpt_tiny" / "metrics.json").exists()
+    jobs = jobs_since(first)
+    by_partition = {j["Partition"] for j in jobs}
+    assert {"cpu", "gpu"} <= by_partition, by_partition
+    pretrain = [j for j in jobs if "rule_pretrain_model" in j.get("Comment", "")]
+    assert len(pretrain) == 2
+    for j in pretrain:
+        assert j["Partition"] == "gpu" and j["TresPerNode"] == "gres:gpu:4" and j["NumTasks"] == "2" and j["JobState"] == "COMPLETED"
+    spark = [j for j in jobs if "rule_dedup" in j.get("Comment", "")]
+    assert spark and spark[0]["Partition"] == "cpu" and spark[0]["JobState"] == "COMPLETED"
+    assert "Spark standalone cluster at spark://" in (res / "logs" / "dedup.log").read_text()
+    summary = json.loads((res / "models" / "gpt_tiny" / "train_summary.json").read_text())
+    assert summary["steps"] == cfg["train"]["max_steps"]
+
+
+def test_preempted_training_is_requeued_and_resumes(full_run, tmp_path):
+    ref, _ = full_run
+    model = json.dumps({"name": "gpt", "type": "causal"})
+    settings = json.dumps({**e2e_config()["train"], "max_steps": 1500, "checkpoint_every_steps": 500, "val_every_steps": 1500,
+                           "accelerator": "cpu", "devices": 2, "strategy": "ddp", "log_every_steps": 10})
+    inner = (f"{sys.executable} -m arkivlm.slurm tasks -- {sys.executable} -m arkivlm pretrain --model '{model}' "
+             f"--settings '{settings}' --packed {ref / 'results/packed/causal'} --tokenizer {ref / 'results/tokenizer'} "
+             f"--out {tmp_path / 'gpt'}")
+    submit = subprocess.run(["sbatch", "--parsable", "-p", "gpu", "--gres=gpu:4", "--nodes=1", "--ntasks-per-node=2",
+                             "--cpus-per-task=1", "-t", "2", "--signal=SIGUSR1@90", "--requeue", "--open-mode=append",
+                             "-o", str(tmp_path / "job.log"), "-D", str(REPO), "--wrap", inner],
+                            capture_output=True, text=True, env=slurm_env(), check=True)
+    job = submit.stdout.strip().split(";")[0]
+    deadline = time.time() + 900
+    state = {}
+    while time.time() < deadline:
+        state = dict(f.split("=", 1) for f in subprocess.run(["scontrol", "show", "job", "--oneliner", job], capture_output=True,
+                                                             text=True).stdout.split() if "=" in f)
+        if state.get("JobState") in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL"):
+            break
+        time.sleep(3)
+    log = (tmp_path / "job.log").read_text() if (tmp_path / "job.log").exists() else ""
+    assert state.get("JobState") == "COMPLETED", (state, log[-3000:])
+    assert int(state["Restarts"]) >= 1, state
+    summary = json.loads((tmp_path / "gpt" / "train_summary.json").read_text())
+    assert summary["steps"] == 1500
+    versions = sorted((tmp_path / "gpt" / "logs" / "csv").glob("version_*/metrics.csv"))
+    assert len(versions) >= 2
+    import pandas as pd
+
+    resumed = pd.read_csv(versions[-1]).dropna(subset=["train_loss"])
+    assert resumed.step.min() > 0  # the requeued run continued, it did not start over
