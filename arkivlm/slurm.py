@@ -30,9 +30,22 @@ def in_batch_allocation() -> bool:
     return "SLURM_JOB_ID" in os.environ and "SLURM_STEP_ID" not in os.environ
 
 
+def allocation() -> dict:
+    """Nodes, tasks and CPUs of this job, from `scontrol`: Snakemake's Slurm jobstep executor
+    hands the rule only SLURM_JOB_ID, not the allocation's other SLURM_* variables."""
+    out = subprocess.run(["scontrol", "show", "job", "--oneliner", os.environ["SLURM_JOB_ID"]], capture_output=True,
+                         text=True, check=True).stdout
+    fields = dict(f.split("=", 1) for f in out.split() if "=" in f)
+    nodes, tasks, cpus = int(fields["NumNodes"]), int(fields["NumTasks"]), int(fields["NumCPUs"])
+    return {"nodes": nodes, "tasks": tasks, "tasks_per_node": max(1, tasks // nodes), "cpus_per_node": max(1, cpus // nodes)}
+
+
 def run_tasks(cmd: list[str]) -> int:
-    if in_batch_allocation() and int(os.environ.get("SLURM_NTASKS", "1")) > 1:
-        cmd = ["srun", "--kill-on-bad-exit=1", "--export=ALL", *cmd]
+    if in_batch_allocation():
+        a = allocation()
+        if a["tasks"] > 1:
+            cmd = ["srun", "--kill-on-bad-exit=1", "--export=ALL", f"--nodes={a['nodes']}", f"--ntasks={a['tasks']}",
+                   f"--ntasks-per-node={a['tasks_per_node']}", *cmd]
     return subprocess.call(cmd)
 
 
@@ -60,8 +73,8 @@ def run_spark(cmd: list[str], master: str, worker_memory: str, port: int = 7077,
     if master != "slurm" or not in_batch_allocation():
         return subprocess.call(cmd)
     host = socket.gethostname()
-    nodes = int(os.environ.get("SLURM_JOB_NUM_NODES", "1"))
-    cores = int(os.environ.get("SLURM_CPUS_ON_NODE", os.cpu_count() or 1))
+    a = allocation()
+    nodes, cores = a["nodes"], min(a["cpus_per_node"], os.cpu_count() or a["cpus_per_node"])
     spark_class = str(spark_home() / "bin" / "spark-class")
     env = {**os.environ, "SPARK_HOME": str(spark_home()), "PYSPARK_PYTHON": sys.executable,
            "SPARK_LOCAL_DIRS": os.environ.get("TMPDIR", "/tmp")}

@@ -14,7 +14,7 @@ import pytest
 
 from arkivlm import ingest
 from tests import hostile
-from tests.conftest import REPO, e2e_config, run_snakemake, write_config
+from tests.conftest import REPO, e2e_config, run_snakemake, snakemake_env, write_config
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +164,8 @@ def kill_when(workdir: Path, cfgpath: str, marker: str, extra_delay: float) -> N
     """Start the workflow and SIGKILL its whole process group once `marker` exists (+ a delay)."""
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
            "--cores", "2", "corpus", "--rerun-incomplete", "--configfile", cfgpath]
-    proc = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(cmd, cwd=workdir, env=snakemake_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
     deadline = time.time() + 600
     while not (workdir / marker).exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.2)

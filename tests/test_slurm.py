@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, e2e_config
+from tests.conftest import REPO, e2e_config, snakemake_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     os.environ.get("ARKIVLM_SLURM_TEST") != "1",
@@ -22,8 +22,7 @@ OVERLAYS = "[profiles/meluxina/workflow.yaml, tests/slurm/overlay.yaml]"
 
 
 def slurm_env():
-    return {**os.environ, "MELUXINA_ACCOUNT": "", "MELUXINA_QOS": "",
-            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    return {**snakemake_env(), "MELUXINA_ACCOUNT": "", "MELUXINA_QOS": ""}
 
 
 def jobs_since(first_id: int) -> list[dict]:
