@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import stat
 from pathlib import Path
 
@@ -122,7 +123,7 @@ def read_partition(batches, max_bytes: int):
     for batch in batches:
         rows = []
         for src in batch.itertuples(index=False):
-            for rec, error in read_file(src.path, src.format, src.root, max_bytes):
+            for rec, error in read_file(src.abspath, src.format, src.root, max_bytes):
                 base = dict.fromkeys(columns)
                 base.update(source=src.source, modality=src.modality, rights=src.rights, format=src.format, path=src.path)
                 if error is not None:
@@ -146,17 +147,20 @@ def run(spark, sources: list[dict], settings: dict, out_docs: str, out_quarantin
     from arkivlm.io import write_json, write_parquet
 
     settings = {**DEFAULTS, **(settings or {})}
+    # Paths are kept as the config spells them (they are part of each document's identity) and read
+    # through their absolute form: on a cluster the executors do not share the driver's directory.
     inventory = []
     for src in sources:
-        root = glob_root(src["path"])
+        root = os.path.abspath(glob_root(src["path"]))
         for path in list_source_files(src):
-            inventory.append((src["name"], src["modality"], src["rights"], src["format"], path, root))
+            inventory.append((src["name"], src["modality"], src["rights"], src["format"], path, os.path.abspath(path), root))
     files_in = {src["name"]: 0 for src in sources}
     for row in inventory:
         files_in[row[0]] += 1
 
     n_parts = max(1, min(len(inventory) // settings["files_per_partition"] + 1, 4096))
-    files = spark.createDataFrame(inventory, "source string, modality string, rights string, format string, path string, root string")
+    files = spark.createDataFrame(inventory, "source string, modality string, rights string, format string, path string, "
+                                             "abspath string, root string")
     files = files.repartition(n_parts, "path")
     max_bytes = int(settings["max_file_mb"] * 1024 * 1024)
     table = files.mapInPandas(lambda it: read_partition(it, max_bytes), INGEST_DDL).persist(StorageLevel.MEMORY_AND_DISK)
@@ -191,4 +195,7 @@ def run(spark, sources: list[dict], settings: dict, out_docs: str, out_quarantin
     }
     write_json(stats, out_stats)
     table.unpersist()
+    for name, st in sources_stats.items():
+        if st["files_in"] and not st["files_ok"]:
+            print(f"WARNING: ingest: every file of source {name!r} was quarantined; see {out_quarantine}", file=sys.stderr)
     return stats
