@@ -67,16 +67,37 @@ def test_sample_workflow_through_the_meluxina_profile(tmp_path):
     assert summary["steps"] == cfg["train"]["max_steps"]
 
 
-def test_preempted_training_is_requeued_and_resumes(full_run, tmp_path):
-    ref, _ = full_run
+def packed_corpus(root: Path) -> None:
+    import random
+
+    import pandas as pd
+
+    from arkivlm import pack, tokenizer
+    from arkivlm.sample import text as T
+
+    rng = random.Random(0)
+    rows = [{"id": f"{i:04d}", "modality": "text", "text": "\n\n".join(T.article(rng)[1:])} for i in range(300)]
+    for split, part in (("train", rows[:280]), ("validation", rows[280:])):
+        (root / "corpus" / split).mkdir(parents=True)
+        pd.DataFrame(part).to_parquet(root / "corpus" / split / "part-0.parquet")
+    tokenizer.train(str(root / "corpus/train"), str(root / "corpus/validation"), str(root / "tokenizer"), str(root / "tok.json"),
+                    {"causal": {"vocab_size": 1000}, "masked": {"vocab_size": 1000}})
+    pack.run(str(root / "tokenizer/tokenizer.json"), "causal", str(root / "corpus/train"), str(root / "corpus/validation"),
+             str(root / "packed"))
+
+
+def test_preempted_training_is_requeued_and_resumes(tmp_path):
+    """Time limit 2 min, SIGUSR1 60 s before it: a run of ~5000 steps (~80 s of training here) is
+    cut by the signal, checkpoints, is requeued by Slurm and finishes in a later run."""
+    packed_corpus(tmp_path)
     model = json.dumps({"name": "gpt", "type": "causal"})
-    settings = json.dumps({**e2e_config()["train"], "max_steps": 1500, "checkpoint_every_steps": 500, "val_every_steps": 1500,
-                           "accelerator": "cpu", "devices": 2, "strategy": "ddp", "log_every_steps": 10})
+    settings = json.dumps({**e2e_config()["train"], "max_steps": 5000, "checkpoint_every_steps": 100000, "val_every_steps": 100000,
+                           "accelerator": "cpu", "devices": 2, "strategy": "ddp", "log_every_steps": 50})
     inner = (f"{sys.executable} -m arkivlm.slurm tasks -- {sys.executable} -m arkivlm pretrain --model '{model}' "
-             f"--settings '{settings}' --packed {ref / 'results/packed/causal'} --tokenizer {ref / 'results/tokenizer'} "
+             f"--settings '{settings}' --packed {tmp_path / 'packed'} --tokenizer {tmp_path / 'tokenizer'} "
              f"--out {tmp_path / 'gpt'}")
     submit = subprocess.run(["sbatch", "--parsable", "-p", "gpu", "--gres=gpu:4", "--nodes=1", "--ntasks-per-node=2",
-                             "--cpus-per-task=1", "-t", "2", "--signal=SIGUSR1@90", "--requeue", "--open-mode=append",
+                             "--cpus-per-task=1", "-t", "2", "--signal=SIGUSR1@60", "--requeue", "--open-mode=append",
                              "-o", str(tmp_path / "job.log"), "-D", str(REPO), "--wrap", inner],
                             capture_output=True, text=True, env=slurm_env(), check=True)
     job = submit.stdout.strip().split(";")[0]
@@ -92,7 +113,8 @@ def test_preempted_training_is_requeued_and_resumes(full_run, tmp_path):
     assert state.get("JobState") == "COMPLETED", (state, log[-3000:])
     assert int(state["Restarts"]) >= 1, state
     summary = json.loads((tmp_path / "gpt" / "train_summary.json").read_text())
-    assert summary["steps"] == 1500
+    assert summary["steps"] == 5000
+    assert list((tmp_path / "gpt" / "checkpoints").glob("hpc_ckpt_*.ckpt"))  # written on SIGUSR1
     versions = sorted((tmp_path / "gpt" / "logs" / "csv").glob("version_*/metrics.csv"))
     assert len(versions) >= 2
     import pandas as pd
