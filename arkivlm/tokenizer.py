@@ -12,7 +12,6 @@ Fertility (tokens per whitespace word) is measured per modality on the validatio
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Iterator
 
@@ -145,8 +144,3 @@ def load(path: str):
 def tokenizer_path(tokenizer_dir: str, family: str) -> str:
     return str(Path(tokenizer_dir) / ("tokenizer.json" if family == "causal" else "masked/tokenizer.json"))
 
-
-if __name__ == "__main__":  # pragma: no cover
-    import sys
-
-    print(json.dumps(train(*sys.argv[1:5]), indent=1))
