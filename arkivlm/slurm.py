@@ -1,9 +1,9 @@
 """Running stages inside a Slurm allocation (MeluXina).
 
     python -m arkivlm.slurm tasks -- python -m arkivlm pretrain ...
-        In a Slurm batch job with several tasks, run the command as those tasks through `srun`
-        (Lightning then sees SLURMEnvironment: nodes x tasks-per-node ranks). Anywhere else, run
-        it as it is.
+        In a Slurm batch job, run the command as the job's tasks through `srun` (Lightning then
+        sees SLURMEnvironment: nodes x tasks-per-node ranks, and the tasks receive the job's
+        signals). Anywhere else, run it as it is.
 
     python -m arkivlm.slurm spark --master slurm -- python -m arkivlm ingest ...
         With `spark.master: slurm`, inside a batch job: start a Spark standalone master on this
@@ -41,11 +41,11 @@ def allocation() -> dict:
 
 
 def run_tasks(cmd: list[str]) -> int:
+    # Always a job step, even for one task: `--signal=SIGUSR1@90` reaches job steps, not the batch shell.
     if in_batch_allocation():
         a = allocation()
-        if a["tasks"] > 1:
-            cmd = ["srun", "--kill-on-bad-exit=1", "--export=ALL", f"--nodes={a['nodes']}", f"--ntasks={a['tasks']}",
-                   f"--ntasks-per-node={a['tasks_per_node']}", *cmd]
+        cmd = ["srun", "--kill-on-bad-exit=1", "--export=ALL", f"--nodes={a['nodes']}", f"--ntasks={a['tasks']}",
+               f"--ntasks-per-node={a['tasks_per_node']}", *cmd]
     return subprocess.call(cmd)
 
 

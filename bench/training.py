@@ -121,7 +121,7 @@ def bench_training(corpus: Path, out: Path, steps: int = 60, warm: int = 10) -> 
             "overhead_pct": round(100 * (plain_tps / lightning_tps - 1), 1), "steps": steps, "batch": batch, "block": block}
 
 
-def run(n_docs: int = 1500) -> dict:
+def run(n_docs: int = 6000) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         corpus = make_corpus(tmp / "corpus", n_docs)
