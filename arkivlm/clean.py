@@ -237,8 +237,8 @@ def run(spark, settings: dict, allow_rights: list[str], in_docs: str, out_docs: 
     joined = prepared.join(F.broadcast(frequent), on="source", how="left")
     allowed = set(allow_rights)
     result = joined.mapInPandas(lambda it: assemble_partition(it, allowed, bp["edge_cues"], bp["min_run"]), CLEANED_DDL)
-    held = (result.where(F.col("drop_reason") == "rights_not_released").groupBy("source").count())
     result = result.persist(StorageLevel.MEMORY_AND_DISK)
+    held = result.where(F.col("drop_reason") == "rights_not_released").groupBy("source").count()
     extra = {
         "rights_held_back": {r["source"]: int(r["count"]) for r in held.collect()},
         "boilerplate_cues_removed": int(result.agg(F.sum("boilerplate_cues")).first()[0] or 0),
