@@ -44,10 +44,12 @@ _SOFT_WRAP = re.compile(r"(?<!\n)\n(?!\n)")
 _KEY_DROP = re.compile(r"[\W_]+")
 
 
-def normalize_unicode(text: str) -> str:
-    import ftfy
+def normalize_unicode(text: str, fix: bool = True) -> str:
+    """ftfy (when `fix`), line breaks, control characters out, NFC."""
+    if fix:
+        import ftfy
 
-    text = ftfy.fix_text(text, normalization="NFC")
+        text = ftfy.fix_text(text, normalization="NFC")
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n\n")
     text = _CONTROL.sub("", text)
     return unicodedata.normalize("NFC", text)
@@ -59,7 +61,7 @@ def tidy_paragraphs(text: str) -> str:
 
 
 def clean_text(text: str, fmt: str, unwrap: bool) -> str:
-    text = normalize_unicode(text)
+    text = normalize_unicode(text, fix=not ftfy_changes_nothing(text))
     text = _HYPHEN_BREAK.sub(r"\1", text)
     text = "\n".join(line.rstrip() for line in text.split("\n"))
     if unwrap:
@@ -69,9 +71,47 @@ def clean_text(text: str, fmt: str, unwrap: bool) -> str:
     return tidy_paragraphs(text)
 
 
-def parse_cue(raw: str) -> list[tuple[bool, str | None, str]]:
+_FTFY_ASCII = re.compile(r"[&\r\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def _around_non_ascii(text: str, context: int = 3) -> str:
+    """The stretches of `text` within `context` characters of a non-ASCII character, NUL-separated."""
+    spans: list[list[int]] = []
+    for m in _NON_ASCII.finditer(text):
+        a, b = max(0, m.start() - context), m.end() + context
+        if spans and a <= spans[-1][1]:
+            spans[-1][1] = b
+        else:
+            spans.append([a, b])
+    return "\x00".join(text[a:b] for a, b in spans)
+
+
+def ftfy_changes_nothing(text: str) -> bool:
+    """True when ftfy would leave every line of `text` as it is, so that the text (or a document's
+    cues) can skip ftfy, whose per-line cost is most of the cleaning time. Checked cheaply, and only
+    ever erring towards running ftfy:
+    - ASCII that a fixer acts on (`&` entities, `\r`, terminal escapes, control characters);
+    - mojibake: ftfy's own `is_bad`, on the stretches around non-ASCII characters (every pattern of
+      it is at most four characters long and holds a non-ASCII character);
+    - NFC, and ftfy on the distinct non-ASCII characters (its other fixes go character by character).
+    """
+    import unicodedata
+
+    import ftfy
+    from ftfy.badness import is_bad
+
+    if text.isascii():
+        return not _FTFY_ASCII.search(text)
+    if _FTFY_ASCII.search(text) or not unicodedata.is_normalized("NFC", text) or is_bad(_around_non_ascii(text)):
+        return False
+    chars = " ".join(sorted(ch for ch in set(text) if ch > "\x7f"))
+    return ftfy.fix_text(chars, normalization="NFC") == chars
+
+
+def parse_cue(raw: str, fix_unicode: bool = True) -> list[tuple[bool, str | None, str]]:
     """One raw cue -> [(starts_turn, speaker, text)], markup and timing debris removed."""
-    text = normalize_unicode(raw)
+    text = normalize_unicode(raw, fix_unicode)
     text = _TIMING_LINE.sub("", text)
     text = _CUE_NUMBER_LINE.sub("", text)
     speaker = None
@@ -110,8 +150,9 @@ def prepare_cues(raw_cues: list[str]) -> tuple[list[str], list[bool], list[str]]
     """Raw cues -> (texts, starts_turn, keys), with repeated and rolling cues collapsed."""
     texts, turns, keys = [], [], []
     prev_speaker, prev_text = None, ""
+    fix = not ftfy_changes_nothing("\n".join(raw_cues))
     for raw in raw_cues:
-        for starts, speaker, text in parse_cue(raw):
+        for starts, speaker, text in parse_cue(raw, fix):
             if text == prev_text:
                 continue
             if prev_text and text.startswith(prev_text + " "):  # rolling caption repeats its predecessor

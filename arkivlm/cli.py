@@ -69,10 +69,24 @@ def cmd_dedup(args):
     return dedup.run(_spark(args, "dedup"), args.settings, args.input, args.docs, args.dropped, args.stats)
 
 
-def cmd_corpus(args):
+def cmd_split(args):
     from arkivlm import split
 
-    return split.run(_spark(args, "corpus"), args.settings, args.input, args.train, args.validation, args.stats)
+    return split.run(_spark(args, "split"), args.settings, args.input, args.train, args.validation, args.stats)
+
+
+def cmd_filter(args):
+    from arkivlm import stage_chains
+
+    return stage_chains.run_filter(_spark(args, "filter"), args.settings, args.allow_rights, args.input,
+                                   args.interim, args.dropped, args.stats_dir)
+
+
+def cmd_corpus(args):
+    from arkivlm import stage_chains
+
+    return stage_chains.run_corpus(_spark(args, "corpus"), args.settings, args.input, args.interim, args.dropped,
+                                   args.stats_dir, args.train, args.validation)
 
 
 def cmd_tokenizer(args):
@@ -144,7 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     stage("quality", cmd_quality, "input", "docs", "dropped", "stats")
     stage("pii", cmd_pii, "input", "docs", "dropped", "stats")
     stage("dedup", cmd_dedup, "input", "docs", "dropped", "stats")
-    stage("corpus", cmd_corpus, "input", "train", "validation", "stats")
+    stage("split", cmd_split, "input", "train", "validation", "stats")
+    # The chains the workflow runs: several stages in one Spark application (arkivlm.stage_chains);
+    # --settings holds one config section per stage, outputs go to <dir>/<stage>.
+    stage("filter", cmd_filter, "input", "interim", "dropped", "stats-dir", extra=("allow_rights",))
+    stage("corpus", cmd_corpus, "input", "interim", "dropped", "stats-dir", "train", "validation")
     stage("tokenizer", cmd_tokenizer, "train", "validation", "out", "stats")
     s = sub.add_parser("pack")
     s.add_argument("--family", choices=["causal", "masked"], required=True)
@@ -191,6 +209,6 @@ def main(argv: list[str] | None = None) -> None:
         raise
     if isinstance(result, dict):
         keep = ("stage", "docs_in", "docs_out", "dropped", "files_in", "files_ok", "files_quarantined", "train",
-                "validation", "model", "steps", "tokens_seen", "val_loss", "perplexity", "val_loss_lightning")
+                "validation", "stages", "model", "steps", "tokens_seen", "val_loss", "perplexity", "val_loss_lightning")
         print(json.dumps({k: v for k, v in result.items() if k in keep}, ensure_ascii=False, default=str))
     print(f"{args.stage}: done in {time.time() - t0:.1f}s", file=sys.stderr)

@@ -53,7 +53,11 @@ def glob_regex(pattern: str) -> re.Pattern:
         elif pattern[i] == "[" and "]" in pattern[i + 1:]:
             j = pattern.index("]", i + 1)
             body = pattern[i + 1:j]
-            out.append("[" + ("^" + re.escape(body[1:]) if body.startswith("!") else re.escape(body)) + "]")
+            negate = body.startswith("!")
+            body = body[1:] if negate else body
+            # ranges (`0-9`) stay ranges; what would change the class's meaning in a regex is escaped
+            body = "".join("\\" + ch if ch in "\\^[&~|" else ch for ch in body)
+            out.append("[" + ("^" if negate else "") + body + "]")
             i = j + 1
         else:
             out.append(re.escape(pattern[i]))

@@ -127,3 +127,18 @@ def test_whisper_speakers_become_voice_tags():
 def test_whisper_broken(data, reason):
     with pytest.raises(ReadError, match=reason):
         read("whisper_json", data)
+
+
+@pytest.mark.parametrize("pattern", ["s[01][0-9]/*.srt", "s[!0]?/*.srt", "s0[0-2]/*.vtt", "**/*.srt", "s1[a-c9]/x*.srt"])
+def test_source_globs_match_like_python_glob(tmp_path, pattern):
+    """Character classes keep their ranges and negation (`[0-9]`, `[!0]`), as in the shell."""
+    import glob
+
+    from arkivlm.ingest import iter_source_paths
+
+    for shard in ("s00", "s01", "s02", "s09", "s10", "s15", "s19", "s1a", "sx0"):
+        (tmp_path / shard).mkdir()
+        for name in ("x1.srt", "x2.vtt", "y.srt"):
+            (tmp_path / shard / name).write_text("x")
+    expected = sorted(glob.glob(str(tmp_path / pattern), recursive=True))
+    assert expected and sorted(iter_source_paths(str(tmp_path / pattern))) == expected

@@ -147,10 +147,14 @@ def test_changed_threshold_reruns_only_downstream(full_run):
     cfg = yaml.safe_load(Path(path).read_text())
     cfg["quality"] = {"gopher": {"min_words": 60}}
     jobs = planned_jobs(run_snakemake(work, "-n", "--configfile", write_config(work, cfg, "changed.yaml")))
-    assert "quality" in jobs and {"pii", "dedup", "corpus"} <= jobs
-    assert not {"ingest", "clean", "langid", "sample_archive"} & jobs
-    forced = planned_jobs(run_snakemake(work, "-n", "--forcerun", "dedup", "--configfile", path))
-    assert "dedup" in forced and "corpus" in forced and not {"ingest", "quality", "pii"} & forced
+    assert {"filter", "corpus"} <= jobs
+    assert not {"ingest", "sample_archive"} & jobs
+    cfg = yaml.safe_load(Path(path).read_text())
+    cfg["dedup"] = {"min_jaccard": 0.85}
+    jobs = planned_jobs(run_snakemake(work, "-n", "--configfile", write_config(work, cfg, "changed_dedup.yaml")))
+    assert "corpus" in jobs and not {"ingest", "filter", "sample_archive"} & jobs
+    forced = planned_jobs(run_snakemake(work, "-n", "--forcerun", "corpus", "--configfile", path))
+    assert "corpus" in forced and "tokenizer" in forced and not {"ingest", "filter"} & forced
 
 
 # --- crash safety and determinism ------------------------------------------------------------------
@@ -185,7 +189,7 @@ def test_sigkill_mid_stage_then_rerun_gives_the_same_corpus(full_run, tmp_path):
     kill_when(tmp_path, cfgpath, "results/logs/ingest.log", rng.uniform(4, 9))
     assert not (tmp_path / "results" / "stats" / "corpus.json").exists()
     run_snakemake(tmp_path, "--unlock", "--configfile", cfgpath)
-    kill_when(tmp_path, cfgpath, "results/logs/dedup.log", rng.uniform(3, 8))
+    kill_when(tmp_path, cfgpath, "results/logs/corpus.log", rng.uniform(3, 8))
     assert (tmp_path / "results" / "stats" / "pii.json").exists()  # it got as far as dedup
     run_snakemake(tmp_path, "--unlock", "--configfile", cfgpath)
     run_snakemake(tmp_path, "corpus", "--rerun-incomplete", "--configfile", cfgpath)

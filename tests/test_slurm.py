@@ -60,9 +60,9 @@ def test_sample_workflow_through_the_meluxina_profile(tmp_path):
     assert len(pretrain) == 2
     for j in pretrain:
         assert j["Partition"] == "gpu" and j["TresPerNode"] == "gres:gpu:4" and j["NumTasks"] == "2" and j["JobState"] == "COMPLETED"
-    spark = [j for j in jobs if "rule_dedup" in j.get("Comment", "")]
+    spark = [j for j in jobs if "rule_corpus" in j.get("Comment", "")]
     assert spark and spark[0]["Partition"] == "cpu" and spark[0]["JobState"] == "COMPLETED"
-    assert "Spark standalone cluster at spark://" in (res / "logs" / "dedup.log").read_text()
+    assert "Spark standalone cluster at spark://" in (res / "logs" / "corpus.log").read_text()
     summary = json.loads((res / "models" / "gpt_tiny" / "train_summary.json").read_text())
     assert summary["steps"] == cfg["train"]["max_steps"]
 

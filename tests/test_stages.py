@@ -150,3 +150,26 @@ def test_two_runs_give_identical_corpus_rows(pipeline, spark, small_sample, tmp_
     for split_name in ("train", "validation"):
         a, b = pd.read_parquet(p[split_name]), pd.read_parquet(p2[split_name])
         assert len(a) and a.equals(b), split_name
+
+
+def test_chains_equal_the_stages_run_one_by_one(pipeline, spark, tmp_path):
+    """The workflow's two chains (one Spark application each) write what the stages write alone."""
+    from arkivlm import stage_chains
+
+    _, p, stats, _ = pipeline
+    out = {k: str(tmp_path / k) for k in ("interim", "dropped", "stats")}
+    filtered = stage_chains.run_filter(spark, {}, ["public"], p["ingest"], out["interim"], out["dropped"], out["stats"])
+    assert list(filtered["stages"]) == list(stage_chains.FILTER_STAGES)
+    corpus = stage_chains.run_corpus(spark, {"split": {"validation_fraction": 0.2}}, str(tmp_path / "interim" / "pii"),
+                                     out["interim"], out["dropped"], out["stats"], str(tmp_path / "train"), str(tmp_path / "validation"))
+    assert corpus["docs_out"] == stats["corpus"]["docs_out"]
+    for stage in ("clean", "langid", "quality", "pii", "dedup", "corpus"):
+        chained = json.loads((tmp_path / "stats" / f"{stage}.json").read_text())
+        assert {k: chained[k] for k in ("docs_in", "docs_out", "dropped")} == \
+            {k: stats[stage][k] for k in ("docs_in", "docs_out", "dropped")}, stage
+    for stage in ("clean", "langid", "quality", "pii", "dedup"):
+        alone = pd.read_parquet(p[stage]).sort_values("id").reset_index(drop=True)
+        chained = pd.read_parquet(tmp_path / "interim" / stage).sort_values("id").reset_index(drop=True)
+        assert chained[["id", "text"]].equals(alone[["id", "text"]]), stage
+    train = pd.read_parquet(p["train"]).sort_values("id").reset_index(drop=True)
+    assert pd.read_parquet(tmp_path / "train").sort_values("id").reset_index(drop=True)[["id", "text"]].equals(train[["id", "text"]])

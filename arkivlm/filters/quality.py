@@ -4,6 +4,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+import numpy as np
+
 # Swedish function words (a stop-word presence test in the spirit of Gopher/FineWeb-2).
 SWEDISH_STOP_WORDS = frozenset(
     "och i att det som en på är av för med till den har de inte om ett var jag han men sig vi så från "
@@ -34,46 +36,64 @@ def duplicate_fraction(items: list[str]) -> tuple[float, float]:
     return dup / len(items), dup_chars / total_chars
 
 
-def top_ngram_fraction(ws: list[str], n: int) -> float:
-    """Characters covered by the most frequent word n-gram, over all word characters."""
+def word_ids(ws: list[str]) -> np.ndarray:
+    """Each word as a small integer (same word, same integer), for vectorised n-gram statistics."""
+    index: dict[str, int] = {}
+    return np.fromiter((index.setdefault(w, len(index)) for w in ws), dtype=np.int64, count=len(ws))
+
+
+def _ngram_groups(ids: np.ndarray, n: int):
+    """(first position, inverse, count) of the distinct word n-grams, in order of appearance."""
+    rows = np.ascontiguousarray(np.lib.stride_tricks.sliding_window_view(ids, n))
+    keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * n))).ravel()
+    _, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
+    return first, inverse.ravel(), counts
+
+
+def top_ngram_fraction(ws: list[str], n: int, ids: np.ndarray | None = None) -> float:
+    """Characters covered by the most frequent word n-gram, over all word characters (ties: the
+    n-gram seen first)."""
     if len(ws) < n:
         return 0.0
-    grams = Counter(tuple(ws[i:i + n]) for i in range(len(ws) - n + 1))
-    gram, count = grams.most_common(1)[0]
-    if count < 2:
+    ids = word_ids(ws) if ids is None else ids
+    first, _, counts = _ngram_groups(ids, n)
+    best = counts.max()
+    if best < 2:
         return 0.0
-    return count * sum(len(w) for w in gram) / (sum(len(w) for w in ws) or 1)
+    start = int(first[counts == best].min())
+    return int(best) * sum(len(w) for w in ws[start:start + n]) / (sum(len(w) for w in ws) or 1)
 
 
-def duplicated_ngram_fraction(ws: list[str], n: int) -> float:
+def duplicated_ngram_fraction(ws: list[str], n: int, ids: np.ndarray | None = None,
+                              lengths: np.ndarray | None = None) -> float:
     """Characters in word n-grams that occur more than once (overlaps counted once)."""
     if len(ws) < n:
         return 0.0
-    first, covered = {}, [False] * len(ws)
-    for i in range(len(ws) - n + 1):
-        gram = tuple(ws[i:i + n])
-        if gram in first:
-            for j in range(first[gram], first[gram] + n):
-                covered[j] = True
-            for j in range(i, i + n):
-                covered[j] = True
-        else:
-            first[gram] = i
-    total = sum(len(w) for w in ws) or 1
-    return sum(len(w) for w, c in zip(ws, covered) if c) / total
+    ids = word_ids(ws) if ids is None else ids
+    lengths = np.fromiter(map(len, ws), dtype=np.int64, count=len(ws)) if lengths is None else lengths
+    _, inverse, counts = _ngram_groups(ids, n)
+    starts = np.flatnonzero(counts[inverse] > 1)
+    if starts.size == 0:
+        return 0.0
+    cover = np.zeros(len(ws) + 1, dtype=np.int64)
+    np.add.at(cover, starts, 1)
+    np.add.at(cover, starts + n, -1)
+    covered = np.cumsum(cover[:-1]) > 0
+    return float(lengths[covered].sum()) / (float(lengths.sum()) or 1.0)
 
 
-def longest_loop(ws: list[str], max_n: int = 8) -> int:
-    """Most consecutive repetitions of any phrase of up to `max_n` words (ASR looping)."""
+def longest_loop(ws: list[str], max_n: int = 8, ids: np.ndarray | None = None) -> int:
+    """Most consecutive repetitions of any phrase of up to `max_n` words (ASR looping): a phrase of
+    n words repeated r times is a run of at least (r - 1) * n positions where word i equals word i + n."""
+    ids = word_ids(ws) if ids is None else ids
     best = 1
     for n in range(1, max_n + 1):
-        i = 0
-        while i + 2 * n <= len(ws):
-            reps = 1
-            while i + (reps + 1) * n <= len(ws) and ws[i + reps * n:i + (reps + 1) * n] == ws[i:i + n]:
-                reps += 1
-            best = max(best, reps)
-            i += n * reps if reps > 1 else 1
+        if len(ids) < 2 * n:
+            break
+        same = np.concatenate(([False], ids[:-n] == ids[n:], [False]))
+        edges = np.flatnonzero(same[1:] != same[:-1])
+        if edges.size:
+            best = max(best, int((edges[1::2] - edges[::2]).max()) // n + 1)
     return best
 
 
@@ -82,7 +102,8 @@ def text_stats(text: str) -> dict:
     lower = [w.lower() for w in ws]
     lines = [l for l in text.split("\n") if l.strip()]
     paragraphs = [p for p in text.split("\n\n") if p.strip()]
-    return {"text": text, "words": ws, "lower": lower, "lines": lines, "paragraphs": paragraphs}
+    return {"text": text, "words": ws, "lower": lower, "lines": lines, "paragraphs": paragraphs,
+            "lower_ids": word_ids(lower), "lengths": np.fromiter(map(len, lower), dtype=np.int64, count=len(lower))}
 
 
 @dataclass
@@ -114,7 +135,7 @@ class GopherFilter(Filter):
             return "mean_word_length"
         if len(_SYMBOLS.findall(s["text"])) / n > c["max_symbol_word_ratio"]:
             return "symbol_ratio"
-        if sum(ch.isdigit() for ch in s["text"]) / max(1, len(s["text"])) > c["max_digit_ratio"]:
+        if sum(map(str.isdigit, s["text"])) / max(1, len(s["text"])) > c["max_digit_ratio"]:
             return "digit_ratio"
         if sum(w in SWEDISH_STOP_WORDS for w in lower) < c["min_stop_words"]:
             return "stop_words"
@@ -125,10 +146,10 @@ class GopherFilter(Filter):
         if para_dup > c["max_dup_paragraph_fraction"] or para_dup_chars > c["max_dup_paragraph_char_fraction"]:
             return "duplicate_paragraphs"
         for k, limit in c["max_top_ngram_fraction"].items():
-            if top_ngram_fraction(lower, int(k)) > limit:
+            if top_ngram_fraction(lower, int(k), s["lower_ids"]) > limit:
                 return f"top_{k}gram"
         for k, limit in c["max_duplicated_ngram_fraction"].items():
-            if duplicated_ngram_fraction(lower, int(k)) > limit:
+            if duplicated_ngram_fraction(lower, int(k), s["lower_ids"], s["lengths"]) > limit:
                 return f"duplicated_{k}gram"
         return None
 
@@ -190,7 +211,7 @@ class AsrLoopFilter(Filter):
     modalities = ("transcript", "subtitle")
 
     def check(self, s, doc):
-        if longest_loop(s["lower"], self.settings["max_phrase_words"]) >= self.settings["max_repeats"]:
+        if longest_loop(s["lower"], self.settings["max_phrase_words"], s["lower_ids"]) >= self.settings["max_repeats"]:
             return "repeated_phrase"
         return None
 

@@ -48,6 +48,8 @@ SlurmdParameters=config_overrides
 ReturnToService=2
 MinJobAge=86400
 JobRequeue=1
+# A requeued job waits cred_expire seconds before it may start again (default 120).
+AuthInfo=cred_expire=10
 KillWait=15
 InactiveLimit=0
 GresTypes=gpu
