@@ -227,14 +227,17 @@ def prepare_partition(batches, unwrap_formats: set[str]):
         yield out
 
 
-def assemble_partition(batches, allow_rights: set[str], edge: int, min_run: int):
+def assemble_partition(batches, allow_rights: set[str], edge: int, min_run: int, frequent_by_source):
+    """`frequent_by_source`: a Spark broadcast of {source: frozenset of frequent cue keys}, read once
+    per Python worker (joining the set onto every row would copy it into every row)."""
+    frequent_by_source = frequent_by_source.value
+    empty: frozenset = frozenset()
     for pdf in batches:
         texts, removed, reasons, details = [], [], [], []
         for row in pdf.itertuples(index=False):
             if row.cue_texts is not None:
                 keys = list(row.cue_keys)
-                frequent = set(row.frequent) if row.frequent is not None else set()
-                drop = boilerplate_mask(keys, frequent, edge, min_run)
+                drop = boilerplate_mask(keys, frequent_by_source.get(row.source, empty), edge, min_run)
                 text = assemble(list(row.cue_texts), list(row.cue_turns), drop)
                 removed.append(sum(drop))
             else:
@@ -247,7 +250,7 @@ def assemble_partition(batches, allow_rights: set[str], edge: int, min_run: int)
                 reasons.append("empty_after_cleaning"); details.append(None)
             else:
                 reasons.append(None); details.append(None)
-        out = pdf.drop(columns=["cue_texts", "cue_turns", "cue_keys", "content_hash", "frequent"])
+        out = pdf.drop(columns=["cue_texts", "cue_turns", "cue_keys", "content_hash"])
         out = out.assign(text=texts, boilerplate_cues=pd.array(removed, dtype="Int32"),
                          drop_reason=reasons, drop_detail=details)
         yield with_int_columns(out)
@@ -273,16 +276,20 @@ def run(spark, settings: dict, allow_rights: list[str], in_docs: str, out_docs: 
         .distinct()
         .groupBy("source", "key").count()
         .where(F.col("count") >= bp["min_docs"])
-        .groupBy("source").agg(F.collect_set("key").alias("frequent"))
+        .select("source", "key")
     )
-    joined = prepared.join(F.broadcast(frequent), on="source", how="left")
+    frequent_by_source: dict[str, set] = {}
+    for row in frequent.toLocalIterator():
+        frequent_by_source.setdefault(row["source"], set()).add(row["key"])
+    shared = spark.sparkContext.broadcast({src: frozenset(keys) for src, keys in frequent_by_source.items()})
     allowed = set(allow_rights)
-    result = joined.mapInPandas(lambda it: assemble_partition(it, allowed, bp["edge_cues"], bp["min_run"]), CLEANED_DDL)
+    result = prepared.mapInPandas(lambda it: assemble_partition(it, allowed, bp["edge_cues"], bp["min_run"], shared), CLEANED_DDL)
     result = result.persist(StorageLevel.MEMORY_AND_DISK)
     held = result.where(F.col("drop_reason") == "rights_not_released").groupBy("source").count()
     extra = {
         "rights_held_back": {r["source"]: int(r["count"]) for r in held.collect()},
         "boilerplate_cues_removed": int(result.agg(F.sum("boilerplate_cues")).first()[0] or 0),
+        "frequent_cue_keys": {src: len(keys) for src, keys in sorted(frequent_by_source.items())},
     }
     stats = finish_stage(result, stage="clean", docs_in=docs_in, out_docs=out_docs, out_dropped=out_dropped,
                          out_stats=out_stats, extra_stats=extra, drop_columns=("boilerplate_cues",))

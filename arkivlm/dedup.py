@@ -51,19 +51,23 @@ def dedup_key(text: str) -> str:
     return t
 
 
-def shingle_hashes(key: str, k: int) -> np.ndarray:
-    """32-bit hashes of the distinct character k-grams of `key` (vectorised, no Python loop)."""
+def shingle_hashes(key: str, k: int, distinct: bool = True) -> np.ndarray:
+    """32-bit hashes of the character k-grams of `key` (vectorised, no Python loop); each once
+    when `distinct` (a MinHash signature does not need that: a repeat cannot change a minimum)."""
     codes = np.frombuffer(key.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     if len(codes) < k:
         codes = np.pad(codes, (0, k - len(codes)), constant_values=0)
-    windows = np.lib.stride_tricks.sliding_window_view(codes, k)
-    powers = np.array([1_000_003 ** (k - 1 - j) % (1 << 64) for j in range(k)], dtype=np.uint64)
+    m = len(codes) - k + 1
     with np.errstate(over="ignore"):
-        h = (windows * powers).sum(axis=1, dtype=np.uint64)
+        h = codes[:m].copy()
+        for j in range(1, k):  # polynomial hash, base 1_000_003, as k shifted multiply-adds
+            h *= np.uint64(1_000_003)
+            h += codes[j:j + m]
         h ^= h >> np.uint64(33)
         h *= np.uint64(0xFF51AFD7ED558CCD)
         h ^= h >> np.uint64(33)
-    return np.unique(h & np.uint64(0xFFFFFFFF))
+    h &= np.uint64(0xFFFFFFFF)
+    return np.unique(h) if distinct else h
 
 
 class Signer:
@@ -115,7 +119,7 @@ def signature_partition(batches, s: dict):
     signer = Signer(s["num_perm"], s["seed"], s["lsh_threshold"])
     for pdf in batches:
         keys = [dedup_key(t) for t in pdf["text"]]
-        bands = [signer.band_hashes(signer.signature(shingle_hashes(k, s["shingle_size"]))) for k in keys]
+        bands = [signer.band_hashes(signer.signature(shingle_hashes(k, s["shingle_size"], distinct=False))) for k in keys]
         yield pd.DataFrame({"id": pdf["id"], "key": keys, "bands": bands})
 
 
@@ -162,6 +166,8 @@ def connected_components(spark, edges, max_iterations: int):
 
 
 def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, out_stats: str) -> dict:
+    """Decisions are made on narrow tables (ids, scores, hashes, keys); the documents' text is read
+    twice from Parquet (for the keys, and for the output) and never shuffled."""
     from pyspark import StorageLevel
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -169,25 +175,26 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
     from arkivlm.tables import finish_stage
 
     s = {**DEFAULTS, **(settings or {})}
-    docs = spark.read.parquet(in_docs)
-    if "quality_score" not in docs.columns:
-        docs = docs.withColumn("quality_score", F.lit(1.0))
-    docs = docs.withColumn("_len", F.length("text")).persist(StorageLevel.MEMORY_AND_DISK)
-    docs_in = docs.count()
+    base = spark.read.parquet(in_docs)
+    if "quality_score" not in base.columns:
+        base = base.withColumn("quality_score", F.lit(1.0))
     best_first = [F.desc("quality_score"), F.desc("_len"), F.asc("id")]
 
-    # 1. exact duplicates
+    # 1. exact duplicates: a hash of the normalised text, ranked within its group
     norm = F.sha2(F.regexp_replace(F.lower(F.trim("text")), r"\s+", " "), 256)
     w = Window.partitionBy("_exact").orderBy(*best_first)
-    docs = docs.withColumn("_exact", norm).withColumn("_rank", F.row_number().over(w)) \
-        .withColumn("_exact_of", F.first("id").over(w))
-    survivors = docs.where(F.col("_rank") == 1).select("id")
+    meta = base.select("id", "quality_score", F.length("text").alias("_len"), norm.alias("_exact")) \
+        .withColumn("_rank", F.row_number().over(w)).withColumn("_exact_of", F.first("id").over(w)) \
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    docs_in = meta.count()
+    survivors = meta.where(F.col("_rank") == 1).select("id")
 
-    # 2-3. near-duplicate candidates from LSH bands, verified
-    keyed = docs.where(F.col("_rank") == 1).select("id", "text") \
+    # 2-3. near-duplicate candidates from LSH bands (exact copies left out), verified on the keys
+    keyed = base.select("id", "text") \
         .mapInPandas(lambda it: signature_partition(it, s), "id string, key string, bands array<bigint>") \
         .persist(StorageLevel.MEMORY_AND_DISK)
-    buckets = keyed.select("id", F.posexplode("bands").alias("band", "h")).groupBy("band", "h") \
+    buckets = keyed.select("id", "bands").join(survivors, "id") \
+        .select("id", F.posexplode("bands").alias("band", "h")).groupBy("band", "h") \
         .agg(F.sort_array(F.collect_list("id")).alias("ids")).where(F.size("ids") > 1)
     candidates = buckets.select("ids").mapInPandas(lambda it: pairs_partition(it, s["max_bucket"]), "a string, b string").distinct()
     keys = keyed.select("id", "key")
@@ -197,7 +204,7 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
 
     # 4. components; 5. keep the best copy, check the others against it
     components, iterations = connected_components(spark, edges, s["max_iterations"])
-    ranked = components.join(docs.select("id", "quality_score", "_len"), "id") \
+    ranked = components.join(meta.select("id", "quality_score", "_len"), "id") \
         .withColumn("_keep", F.first("id").over(Window.partitionBy("component").orderBy(*best_first)))
     members = ranked.where(F.col("id") != F.col("_keep")).select(F.col("_keep").alias("a"), F.col("id").alias("b"))
     confirmed = members.join(keys.toDF("a", "key_a"), "a").join(keys.toDF("b", "key_b"), "b") \
@@ -206,23 +213,21 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
 
     # An exact copy points at the document finally kept: its exact keeper, or that keeper's near keeper.
     exact_keeper_fate = confirmed.select(F.col("id").alias("_exact_of"), F.col("_near_of").alias("_exact_near_of"))
-    result = docs.join(confirmed, "id", "left").join(exact_keeper_fate, "_exact_of", "left").select(
-        *[c for c in docs.columns if not c.startswith("_")],
+    fate = meta.join(confirmed, "id", "left").join(exact_keeper_fate, "_exact_of", "left").select(
+        "id",
         F.when(F.col("_rank") > 1, "exact_duplicate").when(F.col("_near_of").isNotNull(), "near_duplicate").alias("drop_reason"),
-        F.lit(None).cast("string").alias("drop_detail"),
         F.when(F.col("_rank") > 1, F.coalesce("_exact_near_of", "_exact_of")).otherwise(F.col("_near_of")).alias("duplicate_of"),
-    ).persist(StorageLevel.MEMORY_AND_DISK)
-    sizes = result.where(F.col("duplicate_of").isNotNull()).groupBy("duplicate_of").count() \
-        .groupBy(F.col("count").alias("removed")).count().collect()
+    ).where(F.col("drop_reason").isNotNull()).persist(StorageLevel.MEMORY_AND_DISK)
+    result = base.join(fate, "id", "left").withColumn("drop_detail", F.lit(None).cast("string"))
+    sizes = fate.groupBy("duplicate_of").count().groupBy(F.col("count").alias("removed")).count().collect()
     extra = {
         "candidate_pairs": int(n_candidates), "verified_pairs": int(n_edges), "component_iterations": iterations,
         "clusters_by_size": {str(int(r["removed"]) + 1): int(r["count"]) for r in sorted(sizes, key=lambda r: r["removed"])},
         "lsh": {"bands": Signer(s["num_perm"], s["seed"], s["lsh_threshold"]).bands, "num_perm": s["num_perm"]},
         "settings": s,
     }
-    survivors.unpersist()
     stats = finish_stage(result, stage="dedup", docs_in=docs_in, out_docs=out_docs, out_dropped=out_dropped,
                          out_stats=out_stats, extra_stats=extra)
-    for df in (keyed, edges, docs):
+    for df in (fate, keyed, edges, meta):
         df.unpersist()
     return stats

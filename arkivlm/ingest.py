@@ -19,7 +19,7 @@ from arkivlm.tables import DOCUMENT_DDL, document_id, with_int_columns
 
 INGEST_DDL = DOCUMENT_DDL + ", cues array<string>, reason string"
 GLOB_CHARS = set("*?[")
-DEFAULTS = {"max_file_mb": 64, "files_per_partition": 64}
+DEFAULTS = {"max_file_mb": 64, "files_per_partition": 4000}
 
 
 def glob_root(pattern: str) -> str:
@@ -162,9 +162,14 @@ def run(spark, sources: list[dict], settings: dict, out_docs: str, out_quarantin
     for row in inventory:
         files_in[row[0]] += 1
 
-    n_parts = max(1, min(len(inventory) // settings["files_per_partition"] + 1, 4096))
-    files = spark.createDataFrame(inventory, "source string, modality string, rights string, format string, path string, "
-                                             "abspath string, root string")
+    # Few, large partitions: every task of a Python UDF pays a fixed cost (tens of ms), and every
+    # partition becomes an output file. Two per core keeps the cores busy when file sizes vary.
+    n_files = len(inventory)
+    n_parts = max(2 * spark.sparkContext.defaultParallelism, -(-n_files // settings["files_per_partition"]))
+    n_parts = max(1, min(n_parts, n_files, 4096))
+    files = spark.createDataFrame(
+        pd.DataFrame(inventory, columns=["source", "modality", "rights", "format", "path", "abspath", "root"]),
+        "source string, modality string, rights string, format string, path string, abspath string, root string")
     files = files.repartition(n_parts, "path")
     max_bytes = int(settings["max_file_mb"] * 1024 * 1024)
     table = files.mapInPandas(lambda it: read_partition(it, max_bytes), INGEST_DDL).persist(StorageLevel.MEMORY_AND_DISK)

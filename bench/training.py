@@ -61,7 +61,7 @@ def bench_tokenizer(corpus: Path, out: Path, repeats: int = 3) -> dict:
     return {"chars": sum(map(len, texts)), "raw_s": round(r, 3), "stage_s": round(s, 3), "ratio": round(s / r, 3)}
 
 
-def bench_training(corpus: Path, out: Path, steps: int = 60, warm: int = 10) -> dict:
+def bench_training(corpus: Path, out: Path, steps: int = 80, warm: int = 10, repeats: int = 3) -> dict:
     import lightning as L
     import torch
 
@@ -77,7 +77,6 @@ def bench_training(corpus: Path, out: Path, steps: int = 60, warm: int = 10) -> 
     special = special_tokens(tok, "causal")
     cfg = model_config("causal", "tiny", tok.get_vocab_size(), special, MODEL)
     batch, block = 16, 128
-    torch.manual_seed(0)
 
     # Lightning: the project's module and data module, timed by a callback after `warm` steps.
     class Timer(L.Callback):
@@ -88,37 +87,50 @@ def bench_training(corpus: Path, out: Path, steps: int = 60, warm: int = 10) -> 
         def on_train_end(self, trainer, *a):
             self.elapsed = time.perf_counter() - self.t0
 
-    timer = Timer()
-    module = PretrainModule("causal", cfg, lr=1e-3, weight_decay=0.1, warmup_steps=10, max_steps=steps + warm)
-    data = PackedDataModule(str(out / "packed"), "causal", special, tok.get_vocab_size(), block, batch, 1, 0)
-    trainer = L.Trainer(accelerator="cpu", devices=1, max_steps=steps + warm, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, callbacks=[timer], num_sanity_val_steps=0,
-                        limit_val_batches=0, use_distributed_sampler=False, gradient_clip_val=1.0)
-    trainer.fit(module, datamodule=data)
-    lightning_tps = steps * batch * block / timer.elapsed
+    def lightning_run() -> float:
+        torch.manual_seed(0)
+        timer = Timer()
+        module = PretrainModule("causal", cfg, lr=1e-3, weight_decay=0.1, warmup_steps=10, max_steps=steps + warm)
+        data = PackedDataModule(str(out / "packed"), "causal", special, tok.get_vocab_size(), block, batch, 1, 0)
+        trainer = L.Trainer(accelerator="cpu", devices=1, max_steps=steps + warm, logger=False, enable_checkpointing=False,
+                            enable_progress_bar=False, enable_model_summary=False, callbacks=[timer], num_sanity_val_steps=0,
+                            limit_val_batches=0, use_distributed_sampler=False, gradient_clip_val=1.0)
+        trainer.fit(module, datamodule=data)
+        return steps * batch * block / timer.elapsed
 
-    # Plain loop: the same model class, blocks, optimizer and clipping.
-    data.trainer = None
-    data.setup()
-    module2 = PretrainModule("causal", cfg, lr=1e-3, weight_decay=0.1, warmup_steps=10, max_steps=steps + warm)
-    module2.configure_model()
-    model = module2.model
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1)
-    loader = torch.utils.data.DataLoader(data.train_set, batch_size=batch, shuffle=True, drop_last=True)
-    model.train()
-    it = iter(loader)
-    for i in range(steps + warm):
-        if i == warm:
-            t0 = time.perf_counter()
-        b = next(it)
-        loss_sum, n = loss_sums(model, b)
-        (loss_sum / n).backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-    plain_tps = steps * batch * block / (time.perf_counter() - t0)
+    # Plain loop: the same model class, blocks, optimizer (param groups), schedule and clipping.
+    def plain_run() -> float:
+        torch.manual_seed(0)
+        data = PackedDataModule(str(out / "packed"), "causal", special, tok.get_vocab_size(), block, batch, 1, 0)
+        data.setup()
+        module = PretrainModule("causal", cfg, lr=1e-3, weight_decay=0.1, warmup_steps=10, max_steps=steps + warm)
+        module.configure_model()
+        model = module.model
+        opt_cfg = module.configure_optimizers()
+        opt, sched = opt_cfg["optimizer"], opt_cfg["lr_scheduler"]["scheduler"]
+        loader = torch.utils.data.DataLoader(data.train_set, batch_size=batch, shuffle=True, drop_last=True)
+        model.train()
+        it = iter(loader)
+        for i in range(steps + warm):
+            if i == warm:
+                t0 = time.perf_counter()
+            b = next(it)
+            loss_sum, n = loss_sums(model, b)
+            (loss_sum / n.clamp(min=1)).backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+        return steps * batch * block / (time.perf_counter() - t0)
+
+    lightning, plain = [], []
+    for _ in range(repeats):  # alternated, so that a busy moment does not favour one side
+        lightning.append(lightning_run())
+        plain.append(plain_run())
+    lightning_tps, plain_tps = sorted(lightning)[repeats // 2], sorted(plain)[repeats // 2]
     return {"lightning_tokens_per_s": round(lightning_tps), "plain_tokens_per_s": round(plain_tps),
-            "overhead_pct": round(100 * (plain_tps / lightning_tps - 1), 1), "steps": steps, "batch": batch, "block": block}
+            "overhead_pct": round(100 * (plain_tps / lightning_tps - 1), 1), "steps": steps, "batch": batch, "block": block,
+            "repeats": repeats}
 
 
 def run(n_docs: int = 6000) -> dict:

@@ -81,3 +81,49 @@ def test_quality_score_prefers_clean_ocr():
     noisy = " ".join(w + "1" if i % 3 == 0 else w for i, w in enumerate(text.split()))
     assert quality_score(doc(text, ocr_conf=0.95, lang_score=0.99)) > quality_score(doc(noisy, ocr_conf=0.95, lang_score=0.99))
     assert quality_score(doc(text, ocr_conf=0.95)) > quality_score(doc(text, ocr_conf=0.7))
+
+
+def _reference_stats(ws, n):
+    """Token-by-token definitions of the repetition statistics, for the vectorised versions."""
+    from collections import Counter
+
+    total = sum(map(len, ws)) or 1
+    grams = [tuple(ws[i:i + n]) for i in range(len(ws) - n + 1)]
+    counts = Counter(grams)
+    top = 0.0
+    if grams:
+        gram, c = counts.most_common(1)[0]
+        top = c * sum(map(len, gram)) / total if c > 1 else 0.0
+    covered = [False] * len(ws)
+    for i, g in enumerate(grams):
+        if counts[g] > 1:
+            covered[i:i + n] = [True] * n
+    dup = sum(len(w) for w, c in zip(ws, covered) if c) / total if grams else 0.0
+    loop = 1
+    for k in range(1, 9):
+        for i in range(len(ws)):
+            r = 1
+            while ws[i + r * k:i + (r + 1) * k] == ws[i:i + k] and i + (r + 1) * k <= len(ws):
+                r += 1
+            loop = max(loop, r)
+    return top, dup, loop
+
+
+def test_vectorised_repetition_statistics_match_their_definitions():
+    import random
+
+    from arkivlm.filters.quality import NgramGroups, duplicated_ngram_fraction, longest_loop, top_ngram_fraction, word_ids
+
+    rng = random.Random(7)
+    for _ in range(300):
+        vocab = [f"w{i}" * rng.randint(1, 3) for i in range(rng.randint(1, 12))]
+        ws = [rng.choice(vocab) for _ in range(rng.randint(0, 60))]
+        if ws and rng.random() < 0.4:  # an ASR loop
+            i, k = rng.randrange(len(ws)), rng.randint(1, 4)
+            ws[i:i] = ws[i:i + k] * rng.randint(2, 8)
+        grams = NgramGroups(word_ids(ws))
+        for n in (2, 3, 5):
+            top, dup, loop = _reference_stats(ws, n)
+            assert top_ngram_fraction(ws, n, grams) == pytest.approx(top)
+            assert duplicated_ngram_fraction(ws, n, grams) == pytest.approx(dup)
+        assert longest_loop(ws, 8) == loop

@@ -15,6 +15,15 @@ _TIME_TOKEN = re.compile(r"^(?:[01]?\d|2[0-3])[.:][0-5]\d$")
 _NUMERIC = re.compile(r"^[\d.,:/%-]+$")
 _BULLET = re.compile(r"^\s*(?:[-•*·–]|\d+[.)])\s")
 _SYMBOLS = re.compile(r"#|\.\.\.|…")
+# Whole-token counts over the text in one regex each (a token is a run of non-space; `_TIME_TOKEN`
+# after stripping `,;`; `_NUMERIC`; `_PLAUSIBLE` after stripping punctuation), same counts as
+# splitting and matching token by token.
+_TIME_TOKENS = re.compile(r"(?<!\S)[,;]*(?:[01]?\d|2[0-3])[.:][0-5]\d[,;]*(?!\S)")
+_NUMERIC_TOKENS = re.compile(r"(?<!\S)[\d.,:/%-]+(?!\S)")
+_STRIP = ".,;:!?()\"'”“«»–-"
+_LETTERS = "a-zåäöéüæøA-ZÅÄÖÉÜÆØ"
+_PLAUSIBLE_TOKENS = re.compile(
+    rf"(?<!\S)[{re.escape(_STRIP)}]*(?:[{_LETTERS}]+(?:[-'][{_LETTERS}]+)*|\d+(?:[.,:]\d+)*)[{re.escape(_STRIP)}]*(?!\S)")
 _PLAUSIBLE = re.compile(r"^[a-zåäöéüæøA-ZÅÄÖÉÜÆØ]+(?:[-'][a-zåäöéüæøA-ZÅÄÖÉÜÆØ]+)*$|^\d+(?:[.,:]\d+)*$")
 
 
@@ -42,37 +51,50 @@ def word_ids(ws: list[str]) -> np.ndarray:
     return np.fromiter((index.setdefault(w, len(index)) for w in ws), dtype=np.int64, count=len(ws))
 
 
-def _ngram_groups(ids: np.ndarray, n: int):
-    """(first position, inverse, count) of the distinct word n-grams, in order of appearance."""
-    rows = np.ascontiguousarray(np.lib.stride_tricks.sliding_window_view(ids, n))
-    keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * n))).ravel()
-    _, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
-    return first, inverse.ravel(), counts
+class NgramGroups:
+    """Group ids of a document's word n-grams (same n-gram, same id; dense, in sorted order), built
+    one n at a time from the (n-1)-gram ids: one integer `np.unique` per n, no tuples."""
+
+    def __init__(self, ids: np.ndarray):
+        self.ids, self.by_n = ids, {1: (ids, np.unique(ids, return_index=True)[1])}
+
+    def groups(self, n: int):
+        """(group id per start position, first position of each group)."""
+        for k in range(max(self.by_n) + 1, n + 1):
+            prev = self.by_n[k - 1][0]
+            m = len(self.ids) - k + 1
+            pairs = prev[:m] * (len(self.ids) + 1) + self.ids[k - 1:]
+            _, first, inverse = np.unique(pairs, return_index=True, return_inverse=True)
+            self.by_n[k] = (inverse.ravel(), first)
+        return self.by_n[n]
 
 
-def top_ngram_fraction(ws: list[str], n: int, ids: np.ndarray | None = None) -> float:
+def top_ngram_fraction(ws: list[str], n: int, grams: NgramGroups | None = None,
+                       lengths: np.ndarray | None = None) -> float:
     """Characters covered by the most frequent word n-gram, over all word characters (ties: the
     n-gram seen first)."""
     if len(ws) < n:
         return 0.0
-    ids = word_ids(ws) if ids is None else ids
-    first, _, counts = _ngram_groups(ids, n)
+    grams = grams or NgramGroups(word_ids(ws))
+    group, first = grams.groups(n)
+    counts = np.bincount(group)
     best = counts.max()
     if best < 2:
         return 0.0
     start = int(first[counts == best].min())
-    return int(best) * sum(len(w) for w in ws[start:start + n]) / (sum(len(w) for w in ws) or 1)
+    total = float(lengths.sum()) if lengths is not None else sum(map(len, ws))
+    return int(best) * sum(len(w) for w in ws[start:start + n]) / (total or 1)
 
 
-def duplicated_ngram_fraction(ws: list[str], n: int, ids: np.ndarray | None = None,
+def duplicated_ngram_fraction(ws: list[str], n: int, grams: NgramGroups | None = None,
                               lengths: np.ndarray | None = None) -> float:
     """Characters in word n-grams that occur more than once (overlaps counted once)."""
     if len(ws) < n:
         return 0.0
-    ids = word_ids(ws) if ids is None else ids
+    grams = grams or NgramGroups(word_ids(ws))
     lengths = np.fromiter(map(len, ws), dtype=np.int64, count=len(ws)) if lengths is None else lengths
-    _, inverse, counts = _ngram_groups(ids, n)
-    starts = np.flatnonzero(counts[inverse] > 1)
+    group, _ = grams.groups(n)
+    starts = np.flatnonzero(np.bincount(group)[group] > 1)
     if starts.size == 0:
         return 0.0
     cover = np.zeros(len(ws) + 1, dtype=np.int64)
@@ -100,10 +122,12 @@ def longest_loop(ws: list[str], max_n: int = 8, ids: np.ndarray | None = None) -
 def text_stats(text: str) -> dict:
     ws = words(text)
     lower = [w.lower() for w in ws]
+    ids = word_ids(lower)
     lines = [l for l in text.split("\n") if l.strip()]
     paragraphs = [p for p in text.split("\n\n") if p.strip()]
     return {"text": text, "words": ws, "lower": lower, "lines": lines, "paragraphs": paragraphs,
-            "lower_ids": word_ids(lower), "lengths": np.fromiter(map(len, lower), dtype=np.int64, count=len(lower))}
+            "lower_ids": ids, "grams": NgramGroups(ids),
+            "lengths": np.fromiter(map(len, lower), dtype=np.int64, count=len(lower)), "tokens": text.split()}
 
 
 @dataclass
@@ -130,14 +154,14 @@ class GopherFilter(Filter):
             return "min_words"
         if n > c["max_words"]:
             return "max_words"
-        mean_len = sum(len(w) for w in ws) / n
+        mean_len = sum(map(len, ws)) / n
         if not c["min_mean_word_length"] <= mean_len <= c["max_mean_word_length"]:
             return "mean_word_length"
         if len(_SYMBOLS.findall(s["text"])) / n > c["max_symbol_word_ratio"]:
             return "symbol_ratio"
         if sum(map(str.isdigit, s["text"])) / max(1, len(s["text"])) > c["max_digit_ratio"]:
             return "digit_ratio"
-        if sum(w in SWEDISH_STOP_WORDS for w in lower) < c["min_stop_words"]:
+        if sum(map(SWEDISH_STOP_WORDS.__contains__, lower)) < c["min_stop_words"]:
             return "stop_words"
         line_dup, line_dup_chars = duplicate_fraction(s["lines"])
         if line_dup > c["max_dup_line_fraction"] or line_dup_chars > c["max_dup_line_char_fraction"]:
@@ -146,10 +170,10 @@ class GopherFilter(Filter):
         if para_dup > c["max_dup_paragraph_fraction"] or para_dup_chars > c["max_dup_paragraph_char_fraction"]:
             return "duplicate_paragraphs"
         for k, limit in c["max_top_ngram_fraction"].items():
-            if top_ngram_fraction(lower, int(k), s["lower_ids"]) > limit:
+            if top_ngram_fraction(lower, int(k), s["grams"], s["lengths"]) > limit:
                 return f"top_{k}gram"
         for k, limit in c["max_duplicated_ngram_fraction"].items():
-            if duplicated_ngram_fraction(lower, int(k), s["lower_ids"], s["lengths"]) > limit:
+            if duplicated_ngram_fraction(lower, int(k), s["grams"], s["lengths"]) > limit:
                 return f"duplicated_{k}gram"
         return None
 
@@ -194,13 +218,12 @@ class ListingFilter(Filter):
 
     def check(self, s, doc):
         c = self.settings
-        tokens = s["text"].split()
-        if len(tokens) < 10:
+        n = len(s["tokens"])
+        if n < 10:
             return None
-        times = sum(bool(_TIME_TOKEN.match(t.strip(",;"))) for t in tokens)
-        if times / len(tokens) > c["max_time_token_share"]:
+        if len(_TIME_TOKENS.findall(s["text"])) / n > c["max_time_token_share"]:
             return "tv_listing"
-        if sum(bool(_NUMERIC.match(t)) for t in tokens) / len(tokens) > c["max_numeric_token_share"]:
+        if len(_NUMERIC_TOKENS.findall(s["text"])) / n > c["max_numeric_token_share"]:
             return "table"
         return None
 
@@ -270,7 +293,7 @@ def quality_score(doc: dict) -> float:
     conf = doc.get("ocr_conf")
     conf = 1.0 if conf is None or conf != conf else float(conf)
     tokens = doc["text"].split()
-    plausible = sum(bool(_PLAUSIBLE.match(t.strip(".,;:!?()\"'”“«»–-"))) for t in tokens) / max(1, len(tokens))
+    plausible = len(_PLAUSIBLE_TOKENS.findall(doc["text"])) / max(1, len(tokens))
     lang = doc.get("lang_score")
     lang = 1.0 if lang is None or lang != lang else float(lang)
     return round(conf * plausible * lang, 6)
