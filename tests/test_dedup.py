@@ -23,7 +23,7 @@ def test_signatures_equal_datasketch_update_batch():
         m.update_batch(h)
         assert np.array_equal(m.hashvalues, signer.signature(h))
         repeats = dedup.shingle_hashes(dedup.dedup_key(text), 5, distinct=False)  # what the stage signs
-        assert repeats.size > h.size and np.array_equal(m.hashvalues, signer.signature(repeats))
+        assert repeats.size >= h.size and np.array_equal(m.hashvalues, signer.signature(repeats))
 
 
 def test_verification_separates_crops_from_quotes():
