@@ -63,7 +63,10 @@ slurm-test: venv java slurm
 lint: venv
 	snakemake --lint
 
+# As root, the test Slurm is started first: Snakemake's Slurm executor plugin asks `scontrol show
+# config` at every start, which waits 10 s where Slurm's tools are installed but no controller runs.
 bench: venv java
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory slurm; fi
 	python -m bench.run
 
 clean-results:

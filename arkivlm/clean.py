@@ -146,6 +146,11 @@ def cue_key(text: str) -> str:
     return _KEY_DROP.sub(" ", text.casefold()).strip()
 
 
+def key_hash(key: str) -> int:
+    """A cue key as a 64-bit integer (0 for an empty key): what the boilerplate count shuffles."""
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little", signed=True) or 1 if key else 0
+
+
 def prepare_cues(raw_cues: list[str]) -> tuple[list[str], list[bool], list[str]]:
     """Raw cues -> (texts, starts_turn, keys), with repeated and rolling cues collapsed."""
     texts, turns, keys = [], [], []
@@ -205,7 +210,7 @@ def assemble(texts: list[str], turns: list[bool], drop: list[bool]) -> str:
 
 
 PREPARED_DDL = ", ".join(f"{n} {k}" for n, k in DOCUMENT_FIELDS) + \
-    ", cue_texts array<string>, cue_turns array<boolean>, cue_keys array<string>, content_hash string"
+    ", cue_texts array<string>, cue_turns array<boolean>, cue_keys array<bigint>, content_hash string"
 CLEANED_DDL = ", ".join(f"{n} {k}" for n, k in DOCUMENT_FIELDS) + \
     ", boilerplate_cues int, drop_reason string, drop_detail string"
 
@@ -216,7 +221,7 @@ def prepare_partition(batches, unwrap_formats: set[str]):
         for text, cues, fmt in zip(pdf["text"], pdf["cues"], pdf["format"]):
             if cues is not None:
                 t, tr, k = prepare_cues(list(cues))
-                cue_texts.append(t); cue_turns.append(tr); cue_keys.append(k)
+                cue_texts.append(t); cue_turns.append(tr); cue_keys.append([key_hash(x) for x in k])
                 hashes.append(hashlib.blake2b("\n".join(k).encode(), digest_size=8).hexdigest())
                 texts.append(None)
             else:
@@ -272,7 +277,7 @@ def run(spark, settings: dict, allow_rights: list[str], in_docs: str, out_docs: 
     frequent = (
         prepared.where(F.col("cue_keys").isNotNull() & F.col("modality").isin(list(bp["modalities"])))
         .select("source", "content_hash", F.explode(F.array_distinct("cue_keys")).alias("key"))
-        .where(F.col("key") != "")
+        .where(F.col("key") != 0)
         .distinct()
         .groupBy("source", "key").count()
         .where(F.col("count") >= bp["min_docs"])

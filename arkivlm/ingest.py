@@ -7,6 +7,7 @@ becomes a quarantine row with a reason, never an exception that stops the stage.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
@@ -89,6 +90,11 @@ def list_source_files(source: dict) -> list[str]:
     return sorted(iter_source_paths(source["path"]))
 
 
+@functools.lru_cache(maxsize=256)
+def _realpath(root: str) -> str:
+    return os.path.realpath(root)
+
+
 def read_file(path: str, fmt: str, root: str, max_bytes: int):
     """Yield (record, error) for one file; file-level problems come back as one error."""
     from arkivlm.readers import READERS, ReadError
@@ -101,7 +107,7 @@ def read_file(path: str, fmt: str, root: str, max_bytes: int):
     if not stat.S_ISREG(st.st_mode):
         yield None, "not a regular file"
         return
-    real_root = os.path.realpath(root)
+    real_root = _realpath(root)
     if os.path.commonpath([os.path.realpath(path), real_root]) != real_root:
         yield None, "symlink points outside the source directory"
         return

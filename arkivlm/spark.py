@@ -56,6 +56,13 @@ def get_session(settings: dict | None = None, app_name: str = "arkivlm"):
         .config("spark.python.worker.reuse", "true")
         .config("spark.driver.extraJavaOptions", "-Dlog4j2.level=WARN")
     )
+    # Python stages balance their work over tasks, and a Parquet file splits only between row groups:
+    # small row groups, and (on one machine) about four read tasks per core rather than one.
+    builder = builder.config("spark.hadoop.parquet.block.size", str(8 << 20))
+    if master.startswith("local"):
+        threads = master[6:-1].split(",")[0] if master.startswith("local[") else "1"
+        cores = os.cpu_count() or 1 if threads == "*" else int(threads)
+        builder = builder.config("spark.sql.files.minPartitionNum", str(4 * cores))
     for key, value in settings.get("extra_conf", {}).items():
         builder = builder.config(key, str(value))
     spark = builder.getOrCreate()
