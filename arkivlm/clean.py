@@ -96,8 +96,6 @@ def ftfy_changes_nothing(text: str) -> bool:
       it is at most four characters long and holds a non-ASCII character);
     - NFC, and ftfy on the distinct non-ASCII characters (its other fixes go character by character).
     """
-    import unicodedata
-
     import ftfy
     from ftfy.badness import is_bad
 
@@ -148,7 +146,7 @@ def cue_key(text: str) -> str:
 
 def key_hash(key: str) -> int:
     """A cue key as a 64-bit integer (0 for an empty key): what the boilerplate count shuffles."""
-    return int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little", signed=True) or 1 if key else 0
+    return (int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little", signed=True) or 1) if key else 0
 
 
 def prepare_cues(raw_cues: list[str]) -> tuple[list[str], list[bool], list[str]]:

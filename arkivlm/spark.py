@@ -61,7 +61,7 @@ def get_session(settings: dict | None = None, app_name: str = "arkivlm"):
     builder = builder.config("spark.hadoop.parquet.block.size", str(8 << 20))
     if master.startswith("local"):
         threads = master[6:-1].split(",")[0] if master.startswith("local[") else "1"
-        cores = os.cpu_count() or 1 if threads == "*" else int(threads)
+        cores = (os.cpu_count() or 1) if threads == "*" else int(threads)
         builder = builder.config("spark.sql.files.minPartitionNum", str(4 * cores))
     for key, value in settings.get("extra_conf", {}).items():
         builder = builder.config(key, str(value))

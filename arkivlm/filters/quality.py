@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,20 +10,19 @@ SWEDISH_STOP_WORDS = frozenset(
     "och i att det som en på är av för med till den har de inte om ett var jag han men sig vi så från "
     "man hon eller vid efter under när kan ska skulle också sedan nu där hade mot bara alla du".split())
 _WORD = re.compile(r"\w+(?:[-']\w+)*", re.UNICODE)
-_TIME_TOKEN = re.compile(r"^(?:[01]?\d|2[0-3])[.:][0-5]\d$")
-_NUMERIC = re.compile(r"^[\d.,:/%-]+$")
 _BULLET = re.compile(r"^\s*(?:[-•*·–]|\d+[.)])\s")
 _SYMBOLS = re.compile(r"#|\.\.\.|…")
-# Whole-token counts over the text in one regex each (a token is a run of non-space; `_TIME_TOKEN`
-# after stripping `,;`; `_NUMERIC`; `_PLAUSIBLE` after stripping punctuation), same counts as
-# splitting and matching token by token.
-_TIME_TOKENS = re.compile(r"(?<!\S)[,;]*(?:[01]?\d|2[0-3])[.:][0-5]\d[,;]*(?!\S)")
-_NUMERIC_TOKENS = re.compile(r"(?<!\S)[\d.,:/%-]+(?!\S)")
+# A plausible token: letters (with inner - or '), or a number; punctuation around it is stripped.
 _STRIP = ".,;:!?()\"'”“«»–-"
 _LETTERS = "a-zåäöéüæøA-ZÅÄÖÉÜÆØ"
-_PLAUSIBLE_TOKENS = re.compile(
-    rf"(?<!\S)[{re.escape(_STRIP)}]*(?:[{_LETTERS}]+(?:[-'][{_LETTERS}]+)*|\d+(?:[.,:]\d+)*)[{re.escape(_STRIP)}]*(?!\S)")
-_PLAUSIBLE = re.compile(r"^[a-zåäöéüæøA-ZÅÄÖÉÜÆØ]+(?:[-'][a-zåäöéüæøA-ZÅÄÖÉÜÆØ]+)*$|^\d+(?:[.,:]\d+)*$")
+_PLAUSIBLE_CORE = rf"[{_LETTERS}]+(?:[-'][{_LETTERS}]+)*|\d+(?:[.,:]\d+)*"
+_PLAUSIBLE = re.compile(rf"^(?:{_PLAUSIBLE_CORE})$")
+# Whole-token counts over the text in one regex each (a token is a run of non-space), the same
+# counts as splitting and matching token by token: clock times (`,;` stripped), bare numbers, and
+# plausible tokens.
+_TIME_TOKENS = re.compile(r"(?<!\S)[,;]*(?:[01]?\d|2[0-3])[.:][0-5]\d[,;]*(?!\S)")
+_NUMERIC_TOKENS = re.compile(r"(?<!\S)[\d.,:/%-]+(?!\S)")
+_PLAUSIBLE_TOKENS = re.compile(rf"(?<!\S)[{re.escape(_STRIP)}]*(?:{_PLAUSIBLE_CORE})[{re.escape(_STRIP)}]*(?!\S)")
 
 
 def words(text: str) -> list[str]:
@@ -207,7 +205,7 @@ class OcrFilter(Filter):
             return "low_confidence"
         tokens = s["text"].split()
         if tokens:
-            bad = sum(not _PLAUSIBLE.match(t.strip(".,;:!?()\"'”“«»–-")) for t in tokens if t.strip(".,;:!?()\"'”“«»–-"))
+            bad = sum(not _PLAUSIBLE.match(t.strip(_STRIP)) for t in tokens if t.strip(_STRIP))
             if bad / len(tokens) > c["max_implausible_share"]:
                 return "implausible_tokens"
         return None
