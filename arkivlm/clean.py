@@ -1,14 +1,17 @@
-"""Clean: Unicode repair, OCR hyphenation, subtitle and transcript cues -> running text.
+"""Clean: Unicode repair, OCR hyphenation, subtitle and transcript cues -> lines and paragraphs.
 
-Text documents: ftfy (mojibake, HTML entities) and NFC; control characters out; OCR line-end
-hyphenation rejoined and hard line wraps undone in plain-text OCR; paragraphs separated by one
-blank line.
+Text documents: ftfy (mojibake, HTML entities) and NFC; control characters out; line-end
+hyphenation rejoined (not before `och`, `eller`, ...: the compound ellipsis) and hard line wraps
+undone in the `unwrap_formats`; paragraphs separated by one blank line. OCR text (ALTO, or a
+source with `ocr: true`) keeps one OCR line per line: the lines stage scores each line, then joins
+them.
 
 Cue documents (SRT, WebVTT, Whisper): markup, ASS codes, inline timestamps, sound descriptions
 and any stray timing line or cue number removed; speaker tags (`<v Name>`, `NAME:`, a leading
-dash) become paragraph breaks; repeated and rolling cues collapsed. Cues that recur in many
-different programmes of the same source (intros, credits) are removed where they stand at the
-start or end of a programme or in a run of such cues.
+dash) become paragraph breaks; repeated and rolling cues collapsed; each cue stays on a line of
+its own until the lines stage (OCR'd cues: each OCR line). Cues that recur in many different
+programmes of the same source (intros, credits) are removed at the start or end of a programme,
+or in the middle where a run of them recurs in the same order.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from arkivlm.tables import DOCUMENT_FIELDS, with_int_columns
 
 DEFAULTS = {
     "unwrap_formats": ["txt"],
-    "boilerplate": {"modalities": ["subtitle", "transcript"], "min_docs": 5, "edge_cues": 4, "min_run": 3},
+    "boilerplate": {"modalities": ["subtitle", "transcript"], "min_docs": 5, "edge_cues": 4, "min_run": 3,
+                    "min_run_words": 8},
 }
 
 _TIMING_LINE = re.compile(r"^\s*(\d+\s*)?\d{1,2}:\d{2}(:\d{2})?[,.]\d{1,3}\s*-->.*$", re.M)
@@ -39,7 +43,10 @@ _DASH = re.compile(r"^\s*[-–—]\s*")
 _MUSIC = re.compile(r"[♪♫#]+")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_HYPHEN_BREAK = re.compile(r"(\w)[-\u00ad]\n(?=[a-zåäöéüæø])")
+# A hyphen at a line end joins the word's halves, except before a conjunction: `in-\noch utrikes`
+# is the Swedish compound ellipsis (in- och utrikes) and keeps its hyphen.
+_HYPHEN_BREAK = re.compile(r"(\w)[-\u00ad]\n(?=[a-zåäöéüæø])(?!(?:och|eller|samt|respektive|resp\.|liksom)\b)")
+_HYPHEN_KEPT = re.compile(r"(\w[-\u00ad])\n(?=[a-zåäöéüæø])")
 _SOFT_WRAP = re.compile(r"(?<!\n)\n(?!\n)")
 _KEY_DROP = re.compile(r"[\W_]+")
 
@@ -60,10 +67,19 @@ def tidy_paragraphs(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
-def clean_text(text: str, fmt: str, unwrap: bool) -> str:
+def rejoin_hyphenation(text: str) -> str:
+    """`järnvägs-\nstationen` -> `järnvägsstationen`; `in-\noch utrikes` -> `in- och utrikes`."""
+    return _HYPHEN_KEPT.sub(r"\1 ", _HYPHEN_BREAK.sub(r"\1", text))
+
+
+def clean_text(text: str, fmt: str, unwrap: bool, keep_lines: bool = False) -> str:
+    """`keep_lines`: OCR text keeps its line structure (one OCR line per line) for the lines stage,
+    which scores each line and then rejoins hyphenation and wraps itself."""
     text = normalize_unicode(text, fix=not ftfy_changes_nothing(text))
-    text = _HYPHEN_BREAK.sub(r"\1", text)
     text = "\n".join(line.rstrip() for line in text.split("\n"))
+    if keep_lines:
+        return tidy_paragraphs(text)
+    text = _HYPHEN_BREAK.sub(r"\1", text)
     if unwrap:
         text = _SOFT_WRAP.sub(" ", text)
     elif fmt == "html":  # trafilatura puts one paragraph per line
@@ -140,6 +156,17 @@ def parse_cue(raw: str, fix_unicode: bool = True) -> list[tuple[bool, str | None
     return [(s, sp, t) for s, sp, t in parts]
 
 
+def parse_ocr_cue(raw: str, fix_unicode: bool = True) -> str:
+    """An OCR'd cue (a newsreel intertitle card): markup out, each OCR line (separated by tabs or
+    line breaks) kept on a line of its own for the lines stage; no speaker or dash parsing, since a
+    capitalised word and a colon on a card is not a speaker."""
+    text = normalize_unicode(raw.replace("\t", "\n"), fix_unicode)
+    text = _TIMING_LINE.sub("", text)
+    text = _TAG.sub("", _INLINE_TS.sub("", _VOICE.sub("", text)))
+    text = html.unescape(_ASS.sub("", text))
+    return "\n".join(line for line in (_SPACES.sub(" ", l).strip() for l in text.split("\n")) if line)
+
+
 def cue_key(text: str) -> str:
     return _KEY_DROP.sub(" ", text.casefold()).strip()
 
@@ -149,13 +176,15 @@ def key_hash(key: str) -> int:
     return (int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little", signed=True) or 1) if key else 0
 
 
-def prepare_cues(raw_cues: list[str]) -> tuple[list[str], list[bool], list[str]]:
-    """Raw cues -> (texts, starts_turn, keys), with repeated and rolling cues collapsed."""
+def prepare_cues(raw_cues: list[str], ocr: bool = False) -> tuple[list[str], list[bool], list[str]]:
+    """Raw cues -> (texts, starts_turn, keys), with repeated and rolling cues collapsed. An OCR'd
+    cue is one card: its own paragraph, its OCR lines kept as lines."""
     texts, turns, keys = [], [], []
     prev_speaker, prev_text = None, ""
     fix = not ftfy_changes_nothing("\n".join(raw_cues))
     for raw in raw_cues:
-        for starts, speaker, text in parse_cue(raw, fix):
+        parts = [(True, None, t) for t in [parse_ocr_cue(raw, fix)] if t] if ocr else parse_cue(raw, fix)
+        for starts, speaker, text in parts:
             if text == prev_text:
                 continue
             if prev_text and text.startswith(prev_text + " "):  # rolling caption repeats its predecessor
@@ -170,21 +199,32 @@ def prepare_cues(raw_cues: list[str]) -> tuple[list[str], list[bool], list[str]]
     return texts, turns, keys
 
 
-def boilerplate_mask(keys: list[str], frequent: set[str], edge: int, min_run: int) -> list[bool]:
-    """True for cues to drop: frequent in the source and at the programme's edge or in a run."""
+def pair_key(a, b):
+    """Two consecutive cue keys as one key (what `frequent_pairs` holds)."""
+    return key_hash(f"{a}\x00{b}") if a and b else 0
+
+
+def boilerplate_mask(keys: list, frequent: set, edge: int, min_run: int, frequent_pairs: set | None = None,
+                     words: list[int] | None = None, min_run_words: int = 0) -> list[bool]:
+    """True for cues to drop: boilerplate is what repeats across a source's programmes at the same
+    place. A frequent cue at the programme's edge (intro, credits) is dropped; in the middle, only a
+    run of at least `min_run` frequent cues that follow one another in the same order in many
+    programmes (every consecutive pair in `frequent_pairs`) and hold at least `min_run_words` words:
+    common short dialogue (`Ja.` `Nej.` `Tack.`) is not boilerplate wherever it stands."""
     n = len(keys)
     freq = [bool(k) and k in frequent for k in keys]
     drop = [False] * n
     for i in range(n):
         if freq[i] and (i < edge or i >= n - edge):
             drop[i] = True
+    linked = [frequent_pairs is None or pair_key(keys[i], keys[i + 1]) in frequent_pairs for i in range(n - 1)]
     i = 0
     while i < n:
         if freq[i]:
-            j = i
-            while j < n and freq[j]:
+            j = i + 1
+            while j < n and freq[j] and linked[j - 1]:
                 j += 1
-            if j - i >= min_run:
+            if j - i >= min_run and (words is None or sum(words[i:j]) >= min_run_words):
                 for k in range(i, j):
                     drop[k] = True
             i = j
@@ -193,55 +233,65 @@ def boilerplate_mask(keys: list[str], frequent: set[str], edge: int, min_run: in
     return drop
 
 
-def assemble(texts: list[str], turns: list[bool], drop: list[bool]) -> str:
+def assemble(texts: list[str], turns: list[bool], drop: list[bool], sep: str = " ") -> str:
+    """Cues -> paragraphs (one per speaker turn), the cues of a turn joined by `sep`: the clean
+    stage keeps each cue on a line of its own (`sep="\\n"`) for the lines stage, which joins them."""
     paragraphs, current = [], []
     for text, starts, dropped in zip(texts, turns, drop):
         if dropped:
             continue
         if starts and current:
-            paragraphs.append(" ".join(current))
+            paragraphs.append(sep.join(current))
             current = []
         current.append(text)
     if current:
-        paragraphs.append(" ".join(current))
+        paragraphs.append(sep.join(current))
     return "\n\n".join(paragraphs)
 
 
 PREPARED_DDL = ", ".join(f"{n} {k}" for n, k in DOCUMENT_FIELDS) + \
-    ", cue_texts array<string>, cue_turns array<boolean>, cue_keys array<bigint>, content_hash string"
+    ", line_conf array<double>, cue_texts array<string>, cue_turns array<boolean>, cue_keys array<bigint>," \
+    " cue_pairs array<bigint>, content_hash string"
 CLEANED_DDL = ", ".join(f"{n} {k}" for n, k in DOCUMENT_FIELDS) + \
-    ", boilerplate_cues int, drop_reason string, drop_detail string"
+    ", line_conf array<double>, boilerplate_cues int, drop_reason string, drop_detail string"
 
 
 def prepare_partition(batches, unwrap_formats: set[str]):
     for pdf in batches:
-        cue_texts, cue_turns, cue_keys, hashes, texts = [], [], [], [], []
-        for text, cues, fmt in zip(pdf["text"], pdf["cues"], pdf["format"]):
+        cue_texts, cue_turns, cue_keys, cue_pairs, hashes, texts = [], [], [], [], [], []
+        for text, cues, fmt, ocr in zip(pdf["text"], pdf["cues"], pdf["format"], pdf["ocr"]):
+            ocr = bool(ocr) if ocr is not None and ocr == ocr else False
             if cues is not None:
-                t, tr, k = prepare_cues(list(cues))
-                cue_texts.append(t); cue_turns.append(tr); cue_keys.append([key_hash(x) for x in k])
+                t, tr, k = prepare_cues(list(cues), ocr=ocr)
+                hashed = [key_hash(x) for x in k]
+                cue_texts.append(t); cue_turns.append(tr); cue_keys.append(hashed)
+                cue_pairs.append([pair_key(a, b) for a, b in zip(k, k[1:])])
                 hashes.append(hashlib.blake2b("\n".join(k).encode(), digest_size=8).hexdigest())
                 texts.append(None)
             else:
-                cue_texts.append(None); cue_turns.append(None); cue_keys.append(None); hashes.append(None)
-                texts.append(clean_text(text or "", fmt, fmt in unwrap_formats))
+                cue_texts.append(None); cue_turns.append(None); cue_keys.append(None); cue_pairs.append(None)
+                hashes.append(None)
+                texts.append(clean_text(text or "", fmt, fmt in unwrap_formats, keep_lines=ocr))
         out = pdf.drop(columns=["cues"]).assign(text=texts, cue_texts=cue_texts, cue_turns=cue_turns,
-                                                cue_keys=cue_keys, content_hash=hashes)
+                                                cue_keys=cue_keys, cue_pairs=cue_pairs, content_hash=hashes)
         yield out
 
 
-def assemble_partition(batches, allow_rights: set[str], edge: int, min_run: int, frequent_by_source):
-    """`frequent_by_source`: a Spark broadcast of {source: frozenset of frequent cue keys}, read once
-    per Python worker (joining the set onto every row would copy it into every row)."""
+def assemble_partition(batches, allow_rights: set[str], bp: dict, frequent_by_source):
+    """`frequent_by_source`: a Spark broadcast of {source: frozenset of frequent cue keys and
+    consecutive pairs}, read once per Python worker (joining the set onto every row would copy it
+    into every row)."""
     frequent_by_source = frequent_by_source.value
     empty: frozenset = frozenset()
     for pdf in batches:
         texts, removed, reasons, details = [], [], [], []
         for row in pdf.itertuples(index=False):
             if row.cue_texts is not None:
-                keys = list(row.cue_keys)
-                drop = boilerplate_mask(keys, frequent_by_source.get(row.source, empty), edge, min_run)
-                text = assemble(list(row.cue_texts), list(row.cue_turns), drop)
+                keys, cue_texts = list(row.cue_keys), list(row.cue_texts)
+                frequent = pairs = frequent_by_source.get(row.source, empty)
+                words = [len(t.split()) for t in cue_texts]
+                drop = boilerplate_mask(keys, frequent, bp["edge_cues"], bp["min_run"], pairs, words, bp["min_run_words"])
+                text = assemble(cue_texts, list(row.cue_turns), drop, sep="\n")
                 removed.append(sum(drop))
             else:
                 text = row.text
@@ -253,7 +303,7 @@ def assemble_partition(batches, allow_rights: set[str], edge: int, min_run: int,
                 reasons.append("empty_after_cleaning"); details.append(None)
             else:
                 reasons.append(None); details.append(None)
-        out = pdf.drop(columns=["cue_texts", "cue_turns", "cue_keys", "content_hash"])
+        out = pdf.drop(columns=["cue_texts", "cue_turns", "cue_keys", "cue_pairs", "content_hash"])
         out = out.assign(text=texts, boilerplate_cues=pd.array(removed, dtype="Int32"),
                          drop_reason=reasons, drop_detail=details)
         yield with_int_columns(out)
@@ -272,9 +322,11 @@ def run(spark, settings: dict, allow_rights: list[str], in_docs: str, out_docs: 
     docs_in = docs.count()
     prepared = docs.mapInPandas(lambda it: prepare_partition(it, unwrap), PREPARED_DDL).persist(StorageLevel.MEMORY_AND_DISK)
 
+    # Cue keys and consecutive pairs found in at least `min_docs` different programmes of a source,
+    # counted together: both are 64-bit hashes of different strings, so one set holds both.
     frequent = (
         prepared.where(F.col("cue_keys").isNotNull() & F.col("modality").isin(list(bp["modalities"])))
-        .select("source", "content_hash", F.explode(F.array_distinct("cue_keys")).alias("key"))
+        .select("source", "content_hash", F.explode(F.array_distinct(F.concat("cue_keys", "cue_pairs"))).alias("key"))
         .where(F.col("key") != 0)
         .distinct()
         .groupBy("source", "key").count()
@@ -286,13 +338,13 @@ def run(spark, settings: dict, allow_rights: list[str], in_docs: str, out_docs: 
         frequent_by_source.setdefault(row["source"], set()).add(row["key"])
     shared = spark.sparkContext.broadcast({src: frozenset(keys) for src, keys in frequent_by_source.items()})
     allowed = set(allow_rights)
-    result = prepared.mapInPandas(lambda it: assemble_partition(it, allowed, bp["edge_cues"], bp["min_run"], shared), CLEANED_DDL)
+    result = prepared.mapInPandas(lambda it: assemble_partition(it, allowed, bp, shared), CLEANED_DDL)
     result = result.persist(StorageLevel.MEMORY_AND_DISK)
     held = result.where(F.col("drop_reason") == "rights_not_released").groupBy("source").count()
     extra = {
         "rights_held_back": {r["source"]: int(r["count"]) for r in held.collect()},
         "boilerplate_cues_removed": int(result.agg(F.sum("boilerplate_cues")).first()[0] or 0),
-        "frequent_cue_keys": {src: len(keys) for src, keys in sorted(frequent_by_source.items())},
+        "frequent_cue_keys_and_pairs": {src: len(keys) for src, keys in sorted(frequent_by_source.items())},
     }
     stats = finish_stage(result, stage="clean", docs_in=docs_in, out_docs=out_docs, out_dropped=out_dropped,
                          out_stats=out_stats, extra_stats=extra, drop_columns=("boilerplate_cues",))

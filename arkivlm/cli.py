@@ -30,7 +30,7 @@ def _spark(args, stage: str):
 def cmd_sample(args):
     from arkivlm.sample.archive import generate
 
-    generate(args.root, seed=args.seed, scale=args.scale)
+    generate(args.root, seed=args.seed, scale=args.scale, journal_digital=args.journal_digital, generated=not args.no_generated)
 
 
 def cmd_ingest(args):
@@ -43,6 +43,12 @@ def cmd_clean(args):
     from arkivlm import clean
 
     return clean.run(_spark(args, "clean"), args.settings, args.allow_rights, args.input, args.docs, args.dropped, args.stats)
+
+
+def cmd_lines(args):
+    from arkivlm import lines
+
+    return lines.run(_spark(args, "lines"), args.settings, args.input, args.docs, args.dropped, args.stats)
 
 
 def cmd_langid(args):
@@ -128,8 +134,10 @@ def cmd_figures(args):
 
 
 FIGURES = {**{n: ".png" for n in ("flow_by_stage", "flow_by_source", "document_lengths", "langid_scores", "dedup_clusters",
-                                   "ocr_confidence", "fertility", "training_loss", "learning_rate", "throughput", "perplexity")},
-           **{n: ".csv" for n in ("stage_stats", "drop_reasons", "pii", "rights")}}
+                                   "ocr_confidence", "decades", "fertility", "training_loss", "learning_rate", "throughput",
+                                   "perplexity", "perplexity_by_decade")},
+           **{n: ".csv" for n in ("stage_stats", "drop_reasons", "pii", "rights", "lines_removed")},
+           "audit": ".html"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -140,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("root")
     s.add_argument("--seed", type=int, default=20261126)
     s.add_argument("--scale", type=float, default=1.0)
+    s.add_argument("--journal-digital", type=_json, default=None,
+                   help='also copy real newsreel SRT files: {"years": [...], "collections": [...]} ({} for all)')
+    s.add_argument("--no-generated", action="store_true", help="only the journal-digital slice")
     s.set_defaults(func=cmd_sample)
 
     def stage(name, func, *paths, extra=()):
@@ -154,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     stage("ingest", cmd_ingest, "docs", "quarantine", "stats", extra=("sources",))
     stage("clean", cmd_clean, "input", "docs", "dropped", "stats", extra=("allow_rights",))
+    stage("lines", cmd_lines, "input", "docs", "dropped", "stats")
     stage("langid", cmd_langid, "input", "docs", "dropped", "stats")
     stage("quality", cmd_quality, "input", "docs", "dropped", "stats")
     stage("pii", cmd_pii, "input", "docs", "dropped", "stats")

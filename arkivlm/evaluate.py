@@ -1,4 +1,5 @@
-"""Evaluate an exported model: validation loss and perplexity, overall and per modality; masked
+"""Evaluate an exported model: validation loss and perplexity, overall, per modality and per decade
+(of the documents' dates, where the archive gives them); masked
 -token accuracy for masked models; a few greedy generations for causal ones.
 
 The exported `hf/` directory is loaded with transformers' Auto classes, so these figures are
@@ -71,6 +72,11 @@ def run(model_dir: str, packed_dir: str, out_json: str) -> dict:
         tokens = split.tokens(modality)
         if len(tokens) > s["block_size"] + 1:
             metrics["per_modality"][modality] = evaluate_blocks(model, dataset(tokens))
+    metrics["per_decade"] = {}
+    for decade in split.decades():
+        tokens = split.tokens(decade=decade)
+        if len(tokens) > s["block_size"] + 1:
+            metrics["per_decade"][f"{decade}s"] = evaluate_blocks(model, dataset(tokens))
     metrics.update(model=summary["model"], type=family, tokens_seen=summary["tokens_seen"], steps=summary["steps"],
                    val_loss_lightning=summary["val_loss_lightning"])
     if family == "causal":

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from arkivlm.tables import DOCUMENT_DDL, document_id, with_int_columns
+from arkivlm.tables import DOCUMENT_DDL, decade_counts, document_id, with_int_columns
 
-INGEST_DDL = DOCUMENT_DDL + ", cues array<string>, reason string"
+# line_conf: mean ALTO word confidence per text line (read by the lines stage, then dropped)
+INGEST_DDL = DOCUMENT_DDL + ", cues array<string>, line_conf array<double>, reason string"
 GLOB_CHARS = set("*?[")
 DEFAULTS = {"max_file_mb": 64, "files_per_partition": 4000}
 
@@ -128,25 +129,37 @@ def read_file(path: str, fmt: str, root: str, max_bytes: int):
         yield rec, rec.error
 
 
-def read_partition(batches, max_bytes: int):
+def source_is_ocr(source: dict) -> bool:
+    """`ocr: true` marks OCR'd text in any format; ALTO is OCR unless a source says otherwise."""
+    return bool(source.get("ocr", source["format"] == "alto"))
+
+
+def read_partition(batches, max_bytes: int, date_patterns: dict[str, str]):
+    from arkivlm.dates import date_from_path, date_in_name, normalize_date
+
     columns = [c.split(" ")[0] for c in INGEST_DDL.split(", ")]
+    patterns = {name: re.compile(p) for name, p in date_patterns.items()}
     for batch in batches:
         rows = []
         for src in batch.itertuples(index=False):
+            path_date = date_from_path(patterns.get(src.source), src.path)
             for rec, error in read_file(src.abspath, src.format, src.root, max_bytes):
                 base = dict.fromkeys(columns)
-                base.update(source=src.source, modality=src.modality, rights=src.rights, format=src.format, path=src.path)
+                base.update(source=src.source, modality=src.modality, rights=src.rights, format=src.format, path=src.path,
+                            ocr=bool(src.ocr))
                 if error is not None:
                     rows.append({**base, "record": rec.record if rec else None, "reason": error})
                     continue
                 content = rec.text if rec.cues is None else "\n".join(rec.cues)
                 rows.append({**base, "id": document_id(src.source, src.path, rec.record, content),
                              "record": rec.record, "text": rec.text, "cues": rec.cues, "title": rec.title,
-                             "date": rec.date, "page": rec.page, "ocr_conf": rec.ocr_conf,
+                             "date": path_date or normalize_date(rec.date) or date_in_name(src.path),
+                             "page": rec.page, "ocr_conf": rec.ocr_conf, "line_conf": rec.line_conf,
                              "start_s": rec.start_s, "end_s": rec.end_s, "reason": None})
         out = pd.DataFrame({c: pd.Series([r[c] for r in rows], dtype=object) for c in columns})
         for col in ("ocr_conf", "start_s", "end_s"):
             out[col] = out[col].astype("float64")
+        out["ocr"] = out["ocr"].astype("boolean")
         yield with_int_columns(out)
 
 
@@ -163,7 +176,8 @@ def run(spark, sources: list[dict], settings: dict, out_docs: str, out_quarantin
     for src in sources:
         root = os.path.abspath(glob_root(src["path"]))
         for path in list_source_files(src):
-            inventory.append((src["name"], src["modality"], src["rights"], src["format"], path, os.path.abspath(path), root))
+            inventory.append((src["name"], src["modality"], src["rights"], src["format"], source_is_ocr(src), path,
+                              os.path.abspath(path), root))
     files_in = {src["name"]: 0 for src in sources}
     for row in inventory:
         files_in[row[0]] += 1
@@ -174,11 +188,12 @@ def run(spark, sources: list[dict], settings: dict, out_docs: str, out_quarantin
     n_parts = max(2 * spark.sparkContext.defaultParallelism, -(-n_files // settings["files_per_partition"]))
     n_parts = max(1, min(n_parts, n_files, 4096))
     files = spark.createDataFrame(
-        pd.DataFrame(inventory, columns=["source", "modality", "rights", "format", "path", "abspath", "root"]),
-        "source string, modality string, rights string, format string, path string, abspath string, root string")
+        pd.DataFrame(inventory, columns=["source", "modality", "rights", "format", "ocr", "path", "abspath", "root"]),
+        "source string, modality string, rights string, format string, ocr boolean, path string, abspath string, root string")
     files = files.repartition(n_parts, "path")
     max_bytes = int(settings["max_file_mb"] * 1024 * 1024)
-    table = files.mapInPandas(lambda it: read_partition(it, max_bytes), INGEST_DDL).persist(StorageLevel.MEMORY_AND_DISK)
+    date_patterns = {src["name"]: src["date_from_path"] for src in sources if src.get("date_from_path")}
+    table = files.mapInPandas(lambda it: read_partition(it, max_bytes, date_patterns), INGEST_DDL).persist(StorageLevel.MEMORY_AND_DISK)
 
     docs = table.where(F.col("reason").isNull()).drop("reason")
     quarantine = table.where(F.col("reason").isNotNull()).select("path", "source", "format", "record", "reason")
@@ -207,6 +222,7 @@ def run(spark, sources: list[dict], settings: dict, out_docs: str, out_quarantin
         "files_quarantined": sum(s["files_quarantined"] for s in sources_stats.values()),
         "records_quarantined": sum(s["records_quarantined"] for s in sources_stats.values()),
         "per_source": sources_stats,
+        "per_decade": decade_counts(docs),
     }
     write_json(stats, out_stats)
     table.unpersist()

@@ -3,8 +3,9 @@
 Each split is encoded with `encode_batch` (parallel, in Rust) and written as flat memmap shards
 (uint16 when the vocabulary fits, else uint32) with the document separator token after each
 document, plus `index.json`: dtype, separator, and per shard its file, token count and a
-`docs.npy` of (start, end, modality code) per document, so a shard decodes back into the corpus
-and evaluation can select one modality.
+`docs.npy` of (start, end, modality code, decade) per document (decade: the year of its date
+rounded down to ten, -1 when undated), so a shard decodes back into the corpus and evaluation can
+select one modality or one decade.
 """
 
 from __future__ import annotations
@@ -17,6 +18,12 @@ import numpy as np
 DEFAULTS = {"batch_rows": 1000, "shard_tokens": 50_000_000}
 MODALITIES = ["text", "transcript", "subtitle"]
 SEPARATOR = {"causal": "<|endoftext|>", "masked": "[SEP]"}
+
+
+def decade_of(date: str | None) -> int | None:
+    from arkivlm.dates import decade
+
+    return decade(date)
 
 
 def pack_split(tok, family: str, parquet_dir: str, out_dir: Path, s: dict) -> dict:
@@ -33,18 +40,21 @@ def pack_split(tok, family: str, parquet_dir: str, out_dir: Path, s: dict) -> di
             return
         name = f"shard_{len(shards):05d}"
         np.concatenate(buf).astype(dtype).tofile(out_dir / f"{name}.bin")
-        np.save(out_dir / f"{name}.docs.npy", np.array(docs, dtype=np.int64).reshape(-1, 3))
+        np.save(out_dir / f"{name}.docs.npy", np.array(docs, dtype=np.int64).reshape(-1, 4))
         shards.append({"file": f"{name}.bin", "docs": f"{name}.docs.npy", "tokens": int(n_tokens), "n_docs": len(docs)})
         buf, docs, n_tokens = [], [], 0
 
     dataset = ds.dataset(parquet_dir, format="parquet")
     # Sorted by id within each file, files in name order: the same corpus packs to the same bytes.
     for fragment in sorted(dataset.get_fragments(), key=lambda f: f.path):
-        for batch in fragment.to_batches(columns=["id", "text", "modality"], batch_size=s["batch_rows"]):
+        columns = [c for c in ("id", "text", "modality", "date") if c in fragment.physical_schema.names]
+        for batch in fragment.to_batches(columns=columns, batch_size=s["batch_rows"]):
             texts, modalities = batch.column("text").to_pylist(), batch.column("modality").to_pylist()
-            for enc, modality in zip(tok.encode_batch(texts, add_special_tokens=False), modalities):
+            dates = batch.column("date").to_pylist() if "date" in columns else [None] * len(texts)
+            for enc, modality, date in zip(tok.encode_batch(texts, add_special_tokens=False), modalities, dates):
                 ids = np.asarray(enc.ids + [sep], dtype=np.int64)
-                docs.append((n_tokens, n_tokens + len(ids) - 1, MODALITIES.index(modality)))
+                decade = decade_of(date)
+                docs.append((n_tokens, n_tokens + len(ids) - 1, MODALITIES.index(modality), -1 if decade is None else decade))
                 buf.append(ids)
                 n_tokens += len(ids)
                 if n_tokens >= s["shard_tokens"]:
@@ -82,20 +92,27 @@ class PackedSplit:
         self.dtype = np.dtype(self.index["dtype"])
         self.shards = [np.memmap(self.dir / s["file"], dtype=self.dtype, mode="r") for s in self.index["shards"]]
 
+    def _docs(self, meta) -> np.ndarray:
+        docs = np.load(self.dir / meta["docs"])
+        return docs if docs.shape[1] == 4 else np.column_stack([docs, np.full(len(docs), -1)])  # packed before decades
+
     def documents(self):
         """(modality, token ids without separator) for every document, in order."""
         for shard, meta in zip(self.shards, self.index["shards"]):
-            for start, end, modality in np.load(self.dir / meta["docs"]):
+            for start, end, modality, _ in self._docs(meta):
                 yield self.index["modalities"][modality], np.asarray(shard[start:end])
 
-    def tokens(self, modality: str | None = None) -> np.ndarray:
-        """All tokens (with separators), or only those of one modality's documents."""
-        if modality is None:
+    def decades(self) -> list[int]:
+        return sorted({int(d) for meta in self.index["shards"] for d in self._docs(meta)[:, 3] if d >= 0})
+
+    def tokens(self, modality: str | None = None, decade: int | None = None) -> np.ndarray:
+        """All tokens (with separators), or only those of one modality's or one decade's documents."""
+        if modality is None and decade is None:
             return np.concatenate([np.asarray(s) for s in self.shards]) if self.shards else np.zeros(0, self.dtype)
-        code = self.index["modalities"].index(modality)
+        code = self.index["modalities"].index(modality) if modality is not None else None
         parts = []
         for shard, meta in zip(self.shards, self.index["shards"]):
-            for start, end, m in np.load(self.dir / meta["docs"]):
-                if m == code:
+            for start, end, m, d in self._docs(meta):
+                if (code is None or m == code) and (decade is None or d == decade):
                     parts.append(np.asarray(shard[start:end + 1]))
         return np.concatenate(parts) if parts else np.zeros(0, self.dtype)

@@ -1,4 +1,5 @@
-"""PII redaction: Swedish personal identity and coordination numbers, phone numbers, e-mail.
+"""PII redaction: Swedish personal identity and coordination numbers, phone numbers, e-mail, in
+each document's text and title.
 
 Identity numbers are accepted in every spelling (10 or 12 digits; `-`, `+` or nothing before the
 last four) only when the date part is a real date (day + 60 for coordination numbers) and the
@@ -20,11 +21,12 @@ PLACEHOLDERS = {
 }
 PII_TYPES = tuple(PLACEHOLDERS)
 
-_ID_NUMBER = re.compile(r"(?<![\w+-])((?:18|19|20)?)(\d{2})(\d{2})(\d{2})([-+]?)(\d{3})(\d)(?![\w-])")
+# YYMMDD or YYYYMMDD, then `-`, `+` (over 100 years old), an en dash, a space or nothing, then four digits.
+_ID_NUMBER = re.compile(r"(?<![\w+-])((?:18|19|20)?)(\d{2})(\d{2})(\d{2})(\s?[-+\u2013]\s?|\s)?(\d{3})(\d)(?![\w-]|[ \u2013-]\d)")
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-zA-Z]{2,}(?![\w-])")
 _PHONE = re.compile(
-    r"(?<![\w+])(?:(?:\+|00)46[\s-]?(?:\(0\)[\s-]?)?[1-9]\d{0,2}|0[1-9]\d{0,2})"  # country or trunk prefix + area code
-    r"(?:[\s-]?\d{2,4}){2,4}(?![\w-])"
+    r"(?<![\w+(])(?:(?:\+|00)46[\s-]?(?:\(0\)[\s-]?)?[1-9]\d{0,2}|0[1-9]\d{0,2}|\(0[1-9]\d{0,2}\))"  # country or trunk prefix + area code
+    r"(?:\s?[-/\u2013]\s?|\s)?\d{2,4}(?:[\s-]?\d{2,4}){1,3}(?![\w-])"
     r"|(?<![\w+])\+(?!46)\d{1,3}[\s-]?\d{1,4}(?:[\s-]?\d{2,4}){2,4}(?![\w-])")
 
 
@@ -80,13 +82,17 @@ def pii_partition(batches):
     import pandas as pd
 
     for pdf in batches:
-        texts, per_type = [], {k: [] for k in PII_TYPES}
-        for t in pdf["text"]:
+        texts, titles, per_type = [], [], {k: [] for k in PII_TYPES}
+        for t, title in zip(pdf["text"], pdf["title"]):
             new, counts = redact(t)
+            if isinstance(title, str) and title:  # titles reach the corpus and the model card too
+                title, title_counts = redact(title)
+                counts = {k: counts[k] + title_counts[k] for k in PII_TYPES}
             texts.append(new)
+            titles.append(title)
             for k in PII_TYPES:
                 per_type[k].append(counts[k])
-        out = pdf.assign(text=texts, **{f"pii_{k}": pd.array(v, dtype="Int32") for k, v in per_type.items()},
+        out = pdf.assign(text=texts, title=titles, **{f"pii_{k}": pd.array(v, dtype="Int32") for k, v in per_type.items()},
                          drop_reason=None, drop_detail=None)
         yield with_int_columns(out)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-STAGES = ["ingest", "clean", "langid", "quality", "pii", "dedup", "corpus"]
-DROP_STAGES = ["clean", "langid", "quality", "pii", "dedup"]
+STAGES = ["ingest", "clean", "lines", "langid", "quality", "pii", "dedup", "corpus"]
+DROP_STAGES = ["clean", "lines", "langid", "quality", "pii", "dedup"]
 
 
 def _plt():
@@ -89,7 +89,7 @@ class Report:
         for stage in DROP_STAGES:
             counts = self.dropped[stage].groupby("source").size() if len(self.dropped[stage]) else pd.Series(dtype=int)
             parts.append((f"dropped: {stage}", [counts.get(s, 0) for s in sources]))
-        colors = ["#4c72b0", "#dd8452", "#c44e52", "#8172b3", "#937860", "#da8bc3"]
+        colors = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3"]
         for (label, vals), color in zip(parts, colors):
             ax.barh(sources, vals, left=left, color=color, label=label)
             left += np.array(vals, dtype=float)
@@ -160,6 +160,77 @@ class Report:
         ax.legend()
         _save(fig, out)
 
+    def decades(self, out: str) -> None:
+        """Documents and words per decade read at ingest and kept in the corpus (stats only)."""
+        plt = _plt()
+        read = self.stats.get("ingest", {}).get("per_decade", {})
+        kept = self.stats.get("corpus", {}).get("per_decade", {})
+        decades = sorted(set(read) | set(kept), key=lambda d: (d == "undated", d))
+        fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+        x = np.arange(len(decades))
+        for ax, key in zip(axes, ("docs", "words")):
+            r = np.array([read.get(d, {}).get(key, 0) for d in decades], dtype=float)
+            k = np.array([kept.get(d, {}).get(key, 0) for d in decades], dtype=float)
+            ax.bar(x - 0.2, r, 0.4, color="#bbbbbb", label="read at ingest")
+            ax.bar(x + 0.2, k, 0.4, color="#4c72b0", label="in the corpus")
+            for i in range(len(decades)):
+                if r[i]:
+                    ax.text(x[i] + 0.2, k[i], f"{k[i] / r[i]:.0%}", ha="center", va="bottom", fontsize=7)
+            ax.set_xticks(x, decades, rotation=45, ha="right", fontsize=7)
+            ax.set_yscale("log")
+            ax.set_ylabel(key)
+            ax.set_title(f"{'Documents' if key == 'docs' else 'Words'} per decade (kept share above the bars)")
+            ax.legend(fontsize=7)
+        _save(fig, out)
+
+    def lines_table(self, out: str) -> None:
+        """Lines in and removed per source and reason (lines stage)."""
+        rows = []
+        for source, st in sorted(self.stats.get("lines", {}).get("per_source", {}).items()):
+            removed = st.get("lines_removed", {})
+            rows.append({"source": source, "lines_in": st.get("lines_in", 0), "lines_removed": sum(removed.values()),
+                         "removed_share": round(sum(removed.values()) / st["lines_in"], 4) if st.get("lines_in") else 0.0,
+                         **{f"removed:{r}": n for r, n in sorted(removed.items())}})
+        pd.DataFrame(rows).fillna(0).to_csv(out, index=False)
+
+    def audit(self, out: str) -> None:
+        """Per stage and reason: dropped documents and removed lines next to kept documents of the
+        same source, from the examples each stage wrote (stats/audit/<stage>.json)."""
+        import html
+
+        esc = html.escape
+        parts = ["<html><head><meta charset='utf-8'><title>Audit</title><style>",
+                 "body{font-family:sans-serif;font-size:13px;max-width:1100px;margin:auto}"
+                 "td{vertical-align:top;border-top:1px solid #ddd;padding:4px}pre{white-space:pre-wrap;margin:0}"
+                 ".drop{background:#fbecec}.kept{background:#ecf5ec}h3{margin-bottom:2px}",
+                 "</style></head><body><h1>Audit: what each stage removed, next to what it kept</h1>",
+                 "<p>A few examples per stage and reason, chosen by a hash of the document id (the same on every run). "
+                 "Red: dropped documents or removed lines; green: kept documents of the same source. Texts are cut at "
+                 "600 characters.</p>"]
+        for stage in DROP_STAGES:
+            path = self.r / "stats" / "audit" / f"{stage}.json"
+            if not path.exists():
+                continue
+            a = json.loads(path.read_text())
+            if not a["dropped"] and not a["removed_lines"]:
+                continue
+            parts.append(f"<h2>{esc(stage)}</h2>")
+            for kind, label in (("removed_lines", "lines removed"), ("dropped", "documents dropped")):
+                for reason, rows in sorted(a[kind].items()):
+                    parts.append(f"<h3>{esc(reason)} ({label})</h3><table>")
+                    for row in rows:
+                        where = f"line {row['line']}" if "line" in row else esc(row.get("path") or "")
+                        parts.append(f"<tr class='drop'><td>{esc(row['source'])}<br><small>{esc(row['id'])} {where}</small></td>"
+                                     f"<td><pre>{esc(row['text'])}</pre></td></tr>")
+                    for source in sorted({row["source"] for row in rows}):
+                        for row in a["kept"].get(source, [])[:1]:
+                            parts.append(f"<tr class='kept'><td>{esc(source)} (kept)<br><small>{esc(row['id'])}</small></td>"
+                                         f"<td><pre>{esc(row['text'])}</pre></td></tr>")
+                    parts.append("</table>")
+        parts.append("</body></html>")
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text("\n".join(parts), encoding="utf-8")
+
     # --- Tokenizer, training, evaluation ---------------------------------------------------------
     def fertility(self, out: str) -> None:
         plt = _plt()
@@ -227,6 +298,24 @@ class Report:
         ax.legend()
         _save(fig, out)
 
+    def perplexity_by_decade(self, out: str) -> None:
+        plt = _plt()
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        metrics = {m: json.loads((self.r / "eval" / m / "metrics.json").read_text()) for m in self.models
+                   if (self.r / "eval" / m / "metrics.json").exists()}
+        decades = sorted({d for m in metrics.values() for d in m.get("per_decade", {})})
+        width = 0.8 / max(1, len(metrics))
+        for i, (model, m) in enumerate(metrics.items()):
+            vals = [m.get("per_decade", {}).get(d, {}).get("perplexity", 0) for d in decades]
+            ax.bar(np.arange(len(decades)) + i * width, vals, width, label=model)
+        ax.set_xticks(np.arange(len(decades)) + width * (len(metrics) - 1) / 2, decades, rotation=45, ha="right")
+        if decades:
+            ax.set_yscale("log")
+        ax.set_ylabel("validation perplexity")
+        ax.set_title("Perplexity by decade of the documents' dates" if decades else "Perplexity by decade: no dated documents")
+        ax.legend()
+        _save(fig, out)
+
     # --- Tables ----------------------------------------------------------------------------------
     def tables(self, out_stages: str, out_reasons: str, out_pii: str, out_rights: str, config: dict) -> None:
         rows = [{"stage": s, "docs_in": self.stats[s]["docs_in"], "docs_out": self.stats[s]["docs_out"],
@@ -261,4 +350,8 @@ def run(config: dict, results: str, out: dict) -> None:
     rep.fertility(out["fertility"])
     rep.training_curves(out["training_loss"], out["learning_rate"], out["throughput"])
     rep.perplexity(out["perplexity"])
+    rep.perplexity_by_decade(out["perplexity_by_decade"])
+    rep.decades(out["decades"])
+    rep.lines_table(out["lines_removed"])
+    rep.audit(out["audit"])
     rep.tables(out["stage_stats"], out["drop_reasons"], out["pii"], out["rights"], config)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DEFAULTS = {"validation_fraction": 0.05, "docs_per_file": 50000}
 CORPUS_COLUMNS = ["id", "source", "modality", "rights", "format", "path", "record", "title", "date", "page",
-                  "ocr_conf", "start_s", "end_s", "lang_score", "text"]
+                  "ocr_conf", "start_s", "end_s", "ocr", "lang_score", "text"]
 
 
 def validation_bucket(col_id, fraction: float):
@@ -20,6 +20,7 @@ def run(spark, settings: dict, in_docs: str, out_train: str, out_validation: str
     from pyspark.sql import functions as F
 
     from arkivlm.io import write_json, write_parquet
+    from arkivlm.tables import decade_counts
 
     settings = {**DEFAULTS, **(settings or {})}
     docs = spark.read.parquet(in_docs)
@@ -36,7 +37,7 @@ def run(spark, settings: dict, in_docs: str, out_train: str, out_validation: str
         part = docs.where(F.col("split") == split).drop("split")
         write_parquet(part.repartition(max(1, -(-n // settings["docs_per_file"])), "id").sortWithinPartitions("id"), out)
     stats = {"stage": "corpus", "docs_in": total, "docs_out": total, "dropped": {}, "splits": per_split,
-             "validation_fraction": settings["validation_fraction"]}
+             "validation_fraction": settings["validation_fraction"], "per_decade": decade_counts(docs)}
     write_json(stats, out_stats)
     docs.unpersist()
     return stats

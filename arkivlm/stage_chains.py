@@ -3,7 +3,7 @@
 Starting a Spark application (JVM, Python workers, their imports) costs seconds that do not
 shrink with the data, so the workflow runs the document stages as two chains:
 
-- `filter`: clean -> langid -> quality -> pii (row by row, apart from clean's boilerplate count);
+- `filter`: clean -> lines -> langid -> quality -> pii (row by row, apart from clean's boilerplate count);
 - `corpus`: dedup -> split.
 
 Each stage inside a chain is the same code as the stage run on its own (`python -m arkivlm
@@ -17,7 +17,7 @@ import logging
 import time
 from pathlib import Path
 
-FILTER_STAGES = ("clean", "langid", "quality", "pii")
+FILTER_STAGES = ("clean", "lines", "langid", "quality", "pii")
 CORPUS_STAGES = ("dedup", "split")
 
 log = logging.getLogger(__name__)
@@ -38,8 +38,8 @@ def _timed(stage: str, call):
 
 def run_filter(spark, settings: dict, allow_rights: list[str], in_docs: str, interim: str, dropped: str,
                stats: str) -> dict:
-    """clean, langid, quality and pii over `in_docs`; `settings` holds each stage's config section."""
-    from arkivlm import clean, langid, pii, quality
+    """clean, lines, langid, quality and pii over `in_docs`; `settings` holds each stage's config section."""
+    from arkivlm import clean, langid, lines, pii, quality
 
     results, previous = {}, in_docs
     for stage in FILTER_STAGES:
@@ -48,7 +48,7 @@ def run_filter(spark, settings: dict, allow_rights: list[str], in_docs: str, int
         if stage == "clean":
             call = lambda: clean.run(spark, s, allow_rights, previous, p["docs"], p["dropped"], p["stats"])
         else:
-            module = {"langid": langid, "quality": quality, "pii": pii}[stage]
+            module = {"lines": lines, "langid": langid, "quality": quality, "pii": pii}[stage]
             call = lambda: module.run(spark, s, previous, p["docs"], p["dropped"], p["stats"])
         results[stage] = _timed(stage, call)
         previous = p["docs"]

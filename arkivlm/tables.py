@@ -13,7 +13,7 @@ DOCUMENT_FIELDS = [
     ("id", "string"), ("source", "string"), ("modality", "string"), ("rights", "string"),
     ("format", "string"), ("path", "string"), ("record", "int"), ("text", "string"),
     ("title", "string"), ("date", "string"), ("page", "int"), ("ocr_conf", "double"),
-    ("start_s", "double"), ("end_s", "double"),
+    ("start_s", "double"), ("end_s", "double"), ("ocr", "boolean"),
 ]
 DOCUMENT_DDL = ", ".join(f"{name} {kind}" for name, kind in DOCUMENT_FIELDS)
 DROPPED_COLUMNS = ["id", "source", "modality", "path", "stage", "reason", "detail", "duplicate_of"]
@@ -40,6 +40,28 @@ def with_int_columns(pdf):
     return pdf
 
 
+def decade_column():
+    """The decade of a document's ISO `date` (e.g. "1910s"), "undated" where it has none."""
+    from pyspark.sql import functions as F
+
+    year = F.substring(F.col("date"), 1, 4)
+    return F.when(year.rlike("^[0-9]{4}$"), F.concat(F.substring(year, 1, 3), F.lit("0s"))).otherwise(F.lit("undated"))
+
+
+def word_count_column(col: str = "text"):
+    from pyspark.sql import functions as F
+
+    return F.size(F.split(F.trim(F.coalesce(F.col(col), F.lit(""))), r"\s+")) - F.when(F.trim(F.coalesce(F.col(col), F.lit(""))) == "", 1).otherwise(0)
+
+
+def decade_counts(df) -> dict:
+    """{decade: {docs, words}} of `df`."""
+    from pyspark.sql import functions as F
+
+    rows = df.groupBy(decade_column().alias("decade")).agg(F.count("*").alias("docs"), F.sum(word_count_column()).alias("words")).collect()
+    return {r["decade"]: {"docs": int(r["docs"]), "words": int(r["words"] or 0)} for r in sorted(rows, key=lambda r: r["decade"])}
+
+
 class StatsMismatch(RuntimeError):
     pass
 
@@ -54,15 +76,32 @@ def stage_stats(stage: str, docs_in: int, reason_counts: dict, **extra) -> dict:
 
 def finish_stage(df, *, stage: str, docs_in: int, out_docs: str, out_dropped: str, out_stats: str,
                  extra_stats: dict | None = None, drop_columns: tuple[str, ...] = (), sort_output: bool = False,
-                 dropped_extra: tuple[str, ...] = ()) -> dict:
+                 dropped_extra: tuple[str, ...] = (), removed_lines: dict | None = None) -> dict:
+    """Also writes `audit/<stage>.json` beside the stats: a few examples per drop reason, and the
+    `removed_lines` examples a stage passes in (arkivlm.audit)."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     from arkivlm.io import write_json, write_parquet
 
+    from arkivlm import audit
+
     df = df.persist(StorageLevel.MEMORY_AND_DISK)
-    counts = {row["drop_reason"]: row["count"] for row in df.groupBy("drop_reason").count().collect()}
+    # One pass: documents per reason, documents in and out per decade, and the audit's examples
+    # (dropped: per reason; kept: per source). Words per decade are counted at ingest and in the corpus.
+    kept_source = F.when(F.col("drop_reason").isNull(), F.col("source")).alias("_kept_source")
+    rows = df.groupBy("drop_reason", decade_column().alias("decade"), kept_source, audit.bucket_column()).agg(
+        F.count("*").alias("docs"), audit.example_column("id", "source", "path", "text")).collect()
+    counts: dict = {}
+    per_decade: dict = {}
+    for r in rows:
+        counts[r["drop_reason"]] = counts.get(r["drop_reason"], 0) + int(r["docs"])
+        d = per_decade.setdefault(r["decade"], {"docs_in": 0, "docs_out": 0})
+        d["docs_in"] += int(r["docs"])
+        if r["drop_reason"] is None:
+            d["docs_out"] += int(r["docs"])
     stats = stage_stats(stage, docs_in, counts, **(extra_stats or {}))
+    stats["per_decade"] = dict(sorted(per_decade.items()))
     kept = df.where(F.col("drop_reason").isNull()).drop("drop_reason", "drop_detail", "duplicate_of", *drop_columns)
     if sort_output:
         kept = kept.sortWithinPartitions("id")
@@ -75,6 +114,12 @@ def finish_stage(df, *, stage: str, docs_in: int, out_docs: str, out_dropped: st
         dropped.select("id", "source", "modality", "path", F.lit(stage).alias("stage"), F.col("drop_reason").alias("reason"),
                        F.col("drop_detail").alias("detail"), "duplicate_of", *dropped_extra).coalesce(1).sortWithinPartitions("id"),
         out_dropped)
+    from pathlib import Path
+
+    examples = audit.document(
+        stage, audit.collect([r for r in rows if r["drop_reason"] is not None], 3, lambda r: r["drop_reason"]),
+        audit.collect([r for r in rows if r["drop_reason"] is None], 2, lambda r: r["_kept_source"]), removed_lines)
+    write_json(examples, Path(out_stats).parent / "audit" / f"{stage}.json")
     write_json(stats, out_stats)
     df.unpersist()
     return stats

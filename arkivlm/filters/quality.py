@@ -250,7 +250,7 @@ DEFAULTS = {
         "max_dup_paragraph_fraction": 0.3, "max_dup_paragraph_char_fraction": 0.2,
         "max_top_ngram_fraction": {"2": 0.2, "3": 0.18, "4": 0.16},
         "max_duplicated_ngram_fraction": {"5": 0.15, "6": 0.14, "7": 0.13, "8": 0.12, "9": 0.11, "10": 0.10},
-        "min_words_by_modality": {"transcript": 30, "subtitle": 30},
+        "min_words_by_modality": {"transcript": 30, "subtitle": 30}, "min_words_by_source": {},
     },
     "web_lines": {"modalities": ["text"], "max_bullet_lines": 0.9, "max_ellipsis_lines": 0.3},
     "ocr": {"formats": ["alto"], "min_mean_confidence": 0.6, "max_implausible_share": 0.1},
@@ -278,8 +278,11 @@ def check_document(filters: list[Filter], doc: dict) -> str | None:
         if not f.applies(doc["modality"], doc["format"]):
             continue
         settings = f.settings
-        if f.name == "gopher" and doc["modality"] in settings.get("min_words_by_modality", {}):
-            f = GopherFilter(f.name, {**settings, "min_words": settings["min_words_by_modality"][doc["modality"]]})
+        if f.name == "gopher":
+            by_source, by_modality = settings.get("min_words_by_source", {}), settings.get("min_words_by_modality", {})
+            minimum = by_source.get(doc["source"], by_modality.get(doc["modality"]))
+            if minimum is not None:
+                f = GopherFilter(f.name, {**settings, "min_words": minimum})
         reason = f.check(s, doc)
         if reason:
             return f"{f.name}:{reason}"

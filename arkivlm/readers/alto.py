@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import glob
+import os
 import re
 from typing import Iterator
 
@@ -9,7 +12,6 @@ from lxml import etree
 
 from arkivlm.readers.base import Reader, ReadError, Record
 
-_DATE = re.compile(r"(1[5-9]\d\d|20\d\d)-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])")
 _PAGE = re.compile(r"[_-]p(?:age)?0*(\d+)\b", re.IGNORECASE)
 
 
@@ -18,9 +20,27 @@ def _parser() -> etree.XMLParser:
                            huge_tree=False, remove_comments=True, remove_pis=True)
 
 
+@functools.lru_cache(maxsize=1024)
+def mets_date(directory: str) -> str | None:
+    """`dateIssued` (MODS) or the first `date` of a METS file beside the ALTO pages (KB's newspaper
+    packages: one `*_mets.xml` per issue), read once per directory."""
+    for path in sorted(glob.glob(os.path.join(glob.escape(directory), "*mets*.xml")))[:1]:
+        try:
+            if os.path.getsize(path) > 64 * 1024 * 1024:
+                return None
+            root = etree.parse(path, _parser()).getroot()
+        except (etree.XMLSyntaxError, OSError):
+            return None
+        for el in root.iter():
+            if isinstance(el.tag, str) and etree.QName(el).localname in ("dateIssued", "dateCreated") and (el.text or "").strip():
+                return el.text.strip()
+    return None
+
+
 class AltoReader(Reader):
-    """A page -> one document. TextBlocks become paragraphs; hyphenated line ends are rejoined
-    from `SUBS_CONTENT` (falling back to the two parts when it is missing)."""
+    """A page -> one document: each TextLine one line, each TextBlock one paragraph. Hyphenated
+    line ends are rejoined from `SUBS_CONTENT` (falling back to the two parts when it is missing),
+    and every line keeps the mean word confidence (WC) of its words for the lines stage."""
 
     format = "alto"
 
@@ -38,47 +58,54 @@ class AltoReader(Reader):
             raise ReadError(f"not ALTO: root element <{etree.QName(root).localname}>")
         ns = etree.QName(root).namespace
         q = (lambda name: f"{{{ns}}}{name}") if ns else (lambda name: name)
-        tag_string, tag_hyp = q("String"), q("HYP")
+        tag_string = q("String")
 
-        paragraphs, confidences, page_no = [], [], None
+        paragraphs, confidences, line_conf, page_no = [], [], [], None
         page = root.find(f".//{q('Page')}")
         if page is not None and page.get("PHYSICAL_IMG_NR", "").isdigit():
             page_no = int(page.get("PHYSICAL_IMG_NR"))
         for block in root.iter(q("TextBlock")):
-            words: list[str] = []
+            lines: list[list[str]] = []
             pending_part1 = None
             for line in block.iter(q("TextLine")):
+                words: list[str] = []
+                wcs: list[float] = []
                 for el in line:
-                    if el.tag == tag_string:
-                        content = el.get("CONTENT", "")
-                        wc = el.get("WC")
-                        if wc is not None:
-                            try:
-                                confidences.append(float(wc))
-                            except ValueError:
-                                pass
-                        subs_type, subs = el.get("SUBS_TYPE"), el.get("SUBS_CONTENT")
-                        if subs_type == "HypPart1":
-                            pending_part1 = content
-                            words.append(subs or content)
-                        elif subs_type == "HypPart2":
-                            if not (subs and words and words[-1] == subs):
-                                if pending_part1 is not None and words and words[-1] == pending_part1:
-                                    words[-1] = pending_part1 + content
-                                else:
-                                    words.append(content)
-                            pending_part1 = None
-                        elif content:
-                            words.append(content)
-                    elif el.tag == tag_hyp:
+                    if el.tag != tag_string:
                         continue
-            if words:
-                paragraphs.append(" ".join(words))
+                    content = el.get("CONTENT", "")
+                    wc = el.get("WC")
+                    if wc is not None:
+                        try:
+                            wcs.append(float(wc))
+                        except ValueError:
+                            pass
+                    subs_type, subs = el.get("SUBS_TYPE"), el.get("SUBS_CONTENT")
+                    if subs_type == "HypPart1":
+                        pending_part1 = (words, len(words), content)
+                        words.append(subs or content)
+                    elif subs_type == "HypPart2":
+                        if subs and pending_part1 is None:
+                            words.append(subs)
+                        elif not subs:  # with SUBS_CONTENT the whole word already stands on the first line
+                            if pending_part1 is not None and pending_part1[0][pending_part1[1]] == pending_part1[2]:
+                                pending_part1[0][pending_part1[1]] += content
+                            else:
+                                words.append(content)
+                        pending_part1 = None
+                    elif content:
+                        words.append(content)
+                if words:
+                    lines.append(words)
+                    confidences.extend(wcs)
+                    line_conf.append(round(sum(wcs) / len(wcs), 4) if wcs else float("nan"))
+            if lines:
+                paragraphs.append("\n".join(" ".join(w) for w in lines))
         text = "\n\n".join(paragraphs)
         if not text.strip():
             raise ReadError("ALTO page has no text")
-        date = _DATE.search(path)
         if page_no is None and (m := _PAGE.search(path)):
             page_no = int(m.group(1))
-        yield Record(text=text, date=date.group(0) if date else None, page=page_no,
-                     ocr_conf=round(sum(confidences) / len(confidences), 4) if confidences else None)
+        yield Record(text=text, date=mets_date(os.path.dirname(os.path.abspath(path))), page=page_no,
+                     ocr_conf=round(sum(confidences) / len(confidences), 4) if confidences else None,
+                     line_conf=line_conf if any(c == c for c in line_conf) else None)

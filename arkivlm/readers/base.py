@@ -21,6 +21,7 @@ class Record:
     date: str | None = None
     page: int | None = None
     ocr_conf: float | None = None   # mean ALTO word confidence
+    line_conf: list[float] | None = None  # mean ALTO word confidence per text line, in text order
     start_s: float | None = None
     end_s: float | None = None
     error: str | None = None        # set for a record that could not be read

@@ -13,6 +13,7 @@ import json
 import re
 from typing import Iterator
 
+from arkivlm.dates import date_from_fields
 from arkivlm.readers.base import Reader, ReadError, Record, decode_text
 
 _SRT_SETTINGS = re.compile(r"(\s*[A-Za-z][A-Za-z0-9]*:\S+)*\s*")  # e.g. "X1:100 X2:600 Y1:20 Y2:80"
@@ -70,7 +71,8 @@ class VttReader(Reader):
 
 class WhisperJsonReader(Reader):
     """`{"text": ..., "segments": [{"start", "end", "text", "speaker"?}, ...]}` as written by
-    Whisper, faster-whisper and WhisperX."""
+    Whisper, faster-whisper and WhisperX; a recording date from `date`, `recorded`, ... or
+    `metadata.date` (arkivlm.dates)."""
 
     format = "whisper_json"
 
@@ -87,7 +89,7 @@ class WhisperJsonReader(Reader):
         segments = obj.get("segments")
         if segments is None:
             if isinstance(obj.get("text"), str) and obj["text"].strip():
-                yield Record(text=obj["text"], cues=[obj["text"]])
+                yield Record(text=obj["text"], cues=[obj["text"]], date=date_from_fields(obj))
                 return
             raise ReadError("Whisper JSON: no 'segments' and no 'text'")
         if not isinstance(segments, list):
@@ -105,4 +107,6 @@ class WhisperJsonReader(Reader):
             if isinstance(speaker, str) and speaker.strip() and cue:
                 cue = f"<v {speaker.strip()}>{cue}"
             timed.append((start, end, cue))
-        yield _record(timed)
+        record = _record(timed)
+        record.date = date_from_fields(obj)
+        yield record

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Iterator
 
+from arkivlm.dates import date_from_fields
 from arkivlm.readers.base import Reader, ReadError, Record, decode_text
 
 
@@ -38,7 +39,8 @@ class HtmlReader(Reader):
 
 
 class JsonlReader(Reader):
-    """One JSON object per line with a `text` field (and optionally `title`, `date`).
+    """One JSON object per line with a `text` field (and optionally `title` and a date: `date`, `year`,
+    `published`, ... see arkivlm.dates).
     A line that is not such an object is quarantined on its own; the other lines are kept."""
 
     format = "jsonl"
@@ -61,8 +63,8 @@ class JsonlReader(Reader):
             if not obj["text"].strip():
                 yield Record(record=n, error=f"line {n}: empty text")
                 continue
-            title, date = obj.get("title"), obj.get("date")
+            title = obj.get("title")
             yield Record(text=obj["text"], record=n, title=title if isinstance(title, str) else None,
-                         date=date if isinstance(date, str) else None)
+                         date=date_from_fields(obj))
         if not found:
             raise ReadError("no records")

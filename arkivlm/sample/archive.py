@@ -378,12 +378,24 @@ class ArchiveWriter:
             self.file(f"tidningar_nya/artikel_{i:04d}.txt", "restricted_rights").write_text(body, encoding="utf-8")
 
 
-def generate(root: str | Path, seed: int = 20261126, scale: float = 1.0) -> Path:
+def generate(root: str | Path, seed: int = 20261126, scale: float = 1.0, journal_digital: dict | None = None,
+             generated: bool = True) -> Path:
+    """The generated archive; with `journal_digital` ({years, collections}), also a slice of the real
+    newsreel material under `journal_digital/` (arkivlm.sample.journal_digital)."""
     root = Path(root)
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
-    ArchiveWriter(root, seed, scale).write()
+    writer = ArchiveWriter(root, seed, scale)
+    if journal_digital is not None:
+        from arkivlm.sample.journal_digital import copy_slice
+
+        writer.manifest["journal_digital"] = copy_slice(root / "journal_digital", journal_digital.get("years"),
+                                                        journal_digital.get("collections"))
+    if generated:
+        writer.write()
+    else:
+        writer.file("MANIFEST.json").write_text(json.dumps({"planted": writer.manifest}, indent=1, sort_keys=True) + "\n")
     return root / "MANIFEST.json"
 
 

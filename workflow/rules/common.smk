@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import shlex
 import shutil
 import tempfile
@@ -49,6 +50,14 @@ def check_config(cfg):
             raise ValueError(f"config key models[{i}].name: model name {name!r} is used twice; names must be unique.")
     sample_root = os.path.normpath(SAMPLE["path"]) if SAMPLE else None
     for i, src in enumerate(cfg["sources"]):
+        if "date_from_path" in src:
+            try:
+                groups = re.compile(src["date_from_path"]).groups
+            except re.error as e:
+                raise ValueError(f"config key sources[{i}].date_from_path: {src['date_from_path']!r} is not a regex ({e}).")
+            if groups < 1:
+                raise ValueError(f"config key sources[{i}].date_from_path: {src['date_from_path']!r} needs a group "
+                                 "(parentheses) around the year or ISO date.")
         generated = sample_root and os.path.normpath(src["path"]).startswith(sample_root + os.sep)
         if not generated and next(iter_source_paths(src["path"]), None) is None:
             raise ValueError(
@@ -121,6 +130,9 @@ FIGURE_CAPTIONS = {
     "langid_scores": "Corpus",
     "dedup_clusters": "Corpus",
     "ocr_confidence": "Corpus",
+    "decades": "Corpus",
+    "lines_removed": "Corpus",
+    "audit": "Audit",
     "stage_stats": "Corpus",
     "drop_reasons": "Corpus",
     "pii": "Corpus",
@@ -130,9 +142,11 @@ FIGURE_CAPTIONS = {
     "learning_rate": "Training",
     "throughput": "Training",
     "perplexity": "Evaluation",
+    "perplexity_by_decade": "Evaluation",
 }
 
 
 def figure_path(name):
-    ext = ".csv" if name in ("stage_stats", "drop_reasons", "pii", "rights") else ".png"
-    return f"{R}/report/{name}{ext}"
+    from arkivlm.cli import FIGURES
+
+    return f"{R}/report/{name}{FIGURES[name]}"

@@ -10,6 +10,7 @@ rule corpus:
         dedup=directory(f"{R}/interim/dedup"),
         dropped=directory(f"{R}/dropped/dedup"),
         dedup_stats=f"{R}/stats/dedup.json",
+        dedup_audit=f"{R}/stats/audit/dedup.json",
         train=directory(f"{R}/corpus/train"),
         validation=directory(f"{R}/corpus/validation"),
         stats=f"{R}/stats/corpus.json",

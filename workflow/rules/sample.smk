@@ -7,6 +7,12 @@ if SAMPLE:
             root=lambda w, output: os.path.dirname(output[0]),
             seed=SAMPLE["seed"],
             scale=SAMPLE["scale"],
+            real=lambda w: (
+                "--journal-digital " + shlex.quote(json.dumps(SAMPLE["journal_digital"], sort_keys=True))
+                if "journal_digital" in SAMPLE
+                else ""
+            )
+            + ("" if SAMPLE.get("generated", True) else " --no-generated"),
         log:
             f"{R}/logs/sample_archive.log",
         conda:
@@ -14,4 +20,4 @@ if SAMPLE:
         envmodules:
             *config["modules"]["spark"],
         shell:
-            "python -m arkivlm sample {params.root:q} --seed {params.seed} --scale {params.scale} > {log:q} 2>&1"
+            "python -m arkivlm sample {params.root:q} --seed {params.seed} --scale {params.scale} {params.real} > {log:q} 2>&1"

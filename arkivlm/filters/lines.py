@@ -1,0 +1,220 @@
+"""Line rules: each line of an OCR'd or transcribed document is kept or removed with a reason.
+
+OCR text (ALTO TextLines, OCR'd cue lines, lines of OCR'd txt) goes through `OcrLineRules`:
+- `low_confidence`: the mean ALTO word confidence (WC) of the line is below `min_line_confidence`;
+- `too_short`: fewer than `min_letters` letters, or one all-capitals token of at most 4 letters
+  (`SN`, `EE`, `KLEEN`: torn OCR), unless the line is a year;
+- `implausible`: less than `min_plausible_share` of its letters are in plausible Swedish tokens —
+  a word of the Swedish lexicon (wordfreq's Swedish list, with a stricter frequency floor for short
+  and all-capital tokens, where OCR noise collides with rare entries) or, for unknown words of at
+  least `charmodel_min_length` letters (compounds, older spelling: `lifsmedel`, `brandkårshästar`),
+  a mean character-trigram log-probability above `min_char_logprob` under a model of that lexicon;
+- `not_swedish:<lang>`: fastText lid.176 on lines long enough to judge (`lid_min_chars`,
+  `lid_min_words`) gives another language at least `lid_min_confidence` (not Norwegian or Danish:
+  on one short line fastText mistakes Swedish for them; the document's language ID decides those).
+
+Speech (transcripts and subtitles that are not OCR) goes through `SpeechLineRules`:
+- `asr_hallucination`: what speech recognisers write over music and silence (`Musik`,
+  `Textning: ...`, `Tack för att ni tittade`, ...), `hallucinations` patterns, whole line;
+- `asr_loop`: a phrase of up to `loop_max_words` words repeated `loop_min_repeats` times or more
+  back to back, covering most of the line.
+
+Thresholds were chosen on journal-digital's OCR'd newsreel intertitles (bench/labels/).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections import Counter
+
+import numpy as np
+
+DEFAULTS = {
+    "enabled": True,
+    "ocr": {
+        "min_line_confidence": 0.5,
+        "min_letters": 3,
+        "min_plausible_share": 0.5,
+        "short_min_zipf": 3.0,          # tokens of 3-4 letters must be at least this frequent
+        "caps_short_min_zipf": 4.5,     # ... and all-capital ones this frequent
+        "long_min_zipf": 1.0,           # tokens of 5+ letters
+        "charmodel_min_length": 5,
+        "min_char_logprob": -3.0,
+        "lid_min_chars": 20,
+        "lid_min_words": 3,
+        "lid_min_confidence": 0.9,
+        "min_words_left": 5,            # a document with fewer plausible words left is dropped
+    },
+    "speech": {
+        "hallucinations": [
+            r"(musik[.!]?\s*)+",
+            r"(svensk|svansk)?text(ning|at|ad)?\b.*",
+            r"undertext(er|ning)?\b.*",
+            r"översättning\b.*",
+            r".*\bamara\.org\b.*",
+            r"tack för att (ni|du) (har )?(tittade|tittat|lyssnade|lyssnat|såg|sett)\b.*",
+            r"prenumerera\b.*",
+            r"(applåder|skratt)[.!]?",
+        ],
+        "loop_max_words": 6,
+        "loop_min_repeats": 4,
+        "loop_min_cover": 0.5,
+        "min_words_left": 1,
+    },
+}
+
+# Swedish words of one or two letters: any other token that short on an OCR line is noise.
+SHORT_WORDS = frozenset(
+    "i å ö en av på om de du ja nu se så ut ni vi än ju ha ej ty ur jo må få gå dö bo nå ta ge fy ve ek is ål år öl "
+    "ön åt sy ro ry ax ko mo".split())
+ABBREVIATIONS = frozenset("kl st nr dr hr fr jr ex resp".split())  # plausible in lower case only
+_MIXED_CASE = re.compile(r"[a-zåäöéü][A-ZÅÄÖÉÜ]")  # `BECSETtanTE`, `tAsfat`: OCR noise, not Swedish spelling
+_TOKEN = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*|\d+", re.UNICODE)
+_PUNCT = ".,;:!?\"'”“«»()–—-"
+_YEAR = re.compile(r"^\W*(1[5-9]\d\d|20\d\d)\W*$")
+
+
+class SwedishLexicon:
+    """wordfreq's Swedish word list as (a) a lexicon with Zipf frequencies and (b) a character
+    trigram model of its most frequent words. Built once per Python worker."""
+
+    def __init__(self, model_words: int = 60000):
+        import wordfreq
+
+        freq = wordfreq.get_frequency_dict("sv", wordlist="large")
+        self.zipf = {w: math.log10(f * 1e9) for w, f in freq.items()}
+        trigrams, contexts = Counter(), Counter()
+        for w in [w for w in list(freq)[:model_words] if w.isalpha()]:
+            s = f"^^{w}$"
+            for i in range(2, len(s)):
+                trigrams[s[i - 2:i + 1]] += 1
+                contexts[s[i - 2:i]] += 1
+        self.trigrams, self.contexts = trigrams, contexts
+        self.alphabet = len({c for w in freq for c in w if c.isalpha()}) or 40
+
+    def char_logprob(self, word: str) -> float:
+        """Mean log-probability per character (with the end mark) under the trigram model."""
+        s = f"^^{word}$"
+        lp = 0.0
+        for i in range(2, len(s)):
+            lp += math.log((self.trigrams.get(s[i - 2:i + 1], 0) + 0.1) / (self.contexts.get(s[i - 2:i], 0) + 0.1 * self.alphabet))
+        return lp / (len(s) - 2)
+
+
+@functools.lru_cache(maxsize=2)
+def lexicon() -> SwedishLexicon:
+    return SwedishLexicon()
+
+
+class OcrLineRules:
+    def __init__(self, settings: dict):
+        self.s = {**DEFAULTS["ocr"], **(settings or {})}
+        self.lex = lexicon()
+        self._plausible = functools.lru_cache(maxsize=200_000)(self._token_plausible)
+
+    def _token_plausible(self, token: str) -> bool:
+        s, word = self.s, token.lower().strip("-'’")
+        if _MIXED_CASE.search(token[1:] if token[:2].isupper() else token):
+            return False
+        if "-" in word:  # compounds with a hyphen (`Monica-dalen`, `Marionett-teater`): every part
+            return all(self._plausible(part) for part in word.split("-") if part)
+        n = len(word)
+        if n <= 2:
+            return word in SHORT_WORDS or (word in ABBREVIATIONS and not token.isupper())
+        z = self.lex.zipf.get(word, 0.0)
+        if n <= 4:
+            return z >= (s["caps_short_min_zipf"] if token.isupper() else s["short_min_zipf"]) or \
+                (word in ABBREVIATIONS and not token.isupper())
+        if z >= s["long_min_zipf"]:
+            return True
+        return n >= s["charmodel_min_length"] and self.lex.char_logprob(word) > s["min_char_logprob"]
+
+    def plausibility(self, line: str) -> tuple[float, int, int]:
+        """(share of letters in plausible tokens, letters, plausible words). A line needs at least one
+        plausible word of three letters or more: `ST RR SA En Te Ta` is not Swedish."""
+        good = bad = words = long_words = 0
+        for t in _TOKEN.findall(line):
+            if t.isdigit():
+                continue
+            n = len(t)
+            if self._plausible(t):
+                good += n
+                words += 1
+                long_words += n >= 3
+            else:
+                bad += n
+        if not long_words:
+            return 0.0, good + bad, 0
+        return good / (good + bad), good + bad, words
+
+    def judge(self, line: str, conf: float | None) -> tuple[str | None, int]:
+        """(reason or None, plausible words) for one line; language ID comes separately (batched)."""
+        s = self.s
+        if conf is not None and conf == conf and conf < s["min_line_confidence"]:
+            return "low_confidence", 0
+        share, letters, words = self.plausibility(line)
+        if letters < s["min_letters"]:
+            return (None, 1) if _YEAR.match(line) else ("too_short", 0)
+        tokens = line.split()
+        if len(tokens) == 1 and len(tokens[0].strip(".,:;!?()[]\"'”»«-")) <= 4 and tokens[0].isupper():
+            return "too_short", 0
+        if share < s["min_plausible_share"]:
+            return "implausible", words
+        return None, words
+
+    def needs_lid(self, line: str) -> bool:
+        return len(line) >= self.s["lid_min_chars"] and len(line.split()) >= self.s["lid_min_words"]
+
+
+class SpeechLineRules:
+    def __init__(self, settings: dict):
+        self.s = {**DEFAULTS["speech"], **(settings or {})}
+        self.hallucination = re.compile("|".join(f"(?:{p})" for p in self.s["hallucinations"]), re.IGNORECASE)
+
+    def judge(self, line: str) -> str | None:
+        bare = line.strip(" .,!?-–—\"'”")
+        if self.hallucination.fullmatch(bare):
+            return "asr_hallucination"
+        words = line.lower().split()
+        n = len(words)
+        if n < self.s["loop_min_repeats"]:
+            return None
+        words = [w.strip(_PUNCT) for w in words]
+        if n >= self.s["loop_min_repeats"] and len(set(words)) * 2 <= n:
+            repeats, span = longest_loop_span(words, self.s["loop_max_words"])
+            if repeats >= self.s["loop_min_repeats"] and span >= self.s["loop_min_cover"] * n:
+                return "asr_loop"
+        return None
+
+
+def longest_loop_span(words: list[str], max_n: int) -> tuple[int, int]:
+    """(most back-to-back repetitions of a phrase of up to `max_n` words, words they cover)."""
+    index: dict[str, int] = {}
+    ids = np.fromiter((index.setdefault(w, len(index)) for w in words), dtype=np.int64, count=len(words))
+    best, best_span = 1, 0
+    for n in range(1, max_n + 1):
+        if len(ids) < 2 * n:
+            break
+        same = np.concatenate(([False], ids[:-n] == ids[n:], [False]))
+        edges = np.flatnonzero(same[1:] != same[:-1])
+        if edges.size:
+            run = int((edges[1::2] - edges[::2]).max())
+            if run // n + 1 > best:
+                best, best_span = run // n + 1, run + n
+    return best, best_span
+
+
+def flow(paragraph_lines: list[list[str]]) -> str:
+    """Kept lines -> running text: the lines of a paragraph joined, OCR hyphenation rejoined."""
+    from arkivlm.clean import rejoin_hyphenation
+
+    out = []
+    for lines in paragraph_lines:
+        if lines:
+            text = "\n".join(lines)
+            if "-\n" in text or "\u00ad\n" in text:
+                text = rejoin_hyphenation(text)
+            out.append(text.replace("\n", " "))
+    return "\n\n".join(out)

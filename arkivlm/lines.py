@@ -1,0 +1,159 @@
+"""Lines stage: decide line by line where the archive is OCR or speech, then make running text.
+
+Between clean and the document-level filters. Every line of an OCR'd document (ALTO, or a source
+with `ocr: true`) and of a transcript or subtitle is judged by the rules of
+`arkivlm.filters.lines`; removed lines go to the `lines_removed` table with their reason, the
+document goes on with what remains and is dropped only when too little is left (OCR: fewer than
+`ocr.min_words_left` plausible Swedish words; speech: nothing but recogniser artefacts). Then the
+lines of each paragraph are joined into running text, rejoining OCR hyphenation. Other documents
+pass through unchanged. `enabled: false` keeps every line (the lines are still joined).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from arkivlm.filters.lines import DEFAULTS, OcrLineRules, SpeechLineRules, flow
+from arkivlm.tables import DOCUMENT_FIELDS, with_int_columns
+
+CUE_FORMATS = ("srt", "vtt", "whisper_json")
+LINES_DDL = ", ".join(f"{n} {k}" for n, k in DOCUMENT_FIELDS) + \
+    ", lines_in int, removed_no array<int>, removed_reason array<string>, removed_text array<string>," \
+    " drop_reason string, drop_detail string"
+EXTRA_COLUMNS = ("lines_in", "removed_no", "removed_reason", "removed_text")
+
+
+def merged_settings(settings: dict | None) -> dict:
+    settings = settings or {}
+    return {"enabled": settings.get("enabled", DEFAULTS["enabled"]), "model": settings.get("model"),
+            "ocr": {**DEFAULTS["ocr"], **settings.get("ocr", {})}, "speech": {**DEFAULTS["speech"], **settings.get("speech", {})}}
+
+
+class LineJudge:
+    """One document at a time: (new text, lines in, removed [(line no, reason, text)], drop reason, detail)."""
+
+    def __init__(self, settings: dict):
+        from arkivlm.langid import load_model
+
+        self.s = merged_settings(settings)
+        self.ocr = OcrLineRules(self.s["ocr"])
+        self.speech = SpeechLineRules(self.s["speech"])
+        self.model = load_model(self.s["model"])
+
+    def judge_batch(self, docs: list[dict]) -> list[tuple]:
+        plans = [self._plan(d) for d in docs]
+        # language ID of every OCR line long enough to judge, in one fastText call for the batch
+        lid_at = [(i, j) for i, p in enumerate(plans) if p["kind"] == "ocr"
+                  for j, (line, reason) in enumerate(zip(p["lines"], p["reasons"])) if reason is None and self.ocr.needs_lid(line)]
+        if lid_at and self.s["enabled"]:
+            labels, probs = self.model.predict([plans[i]["lines"][j] for i, j in lid_at], k=1, threshold=0.0)
+            for (i, j), lab, p in zip(lid_at, labels, probs):
+                lang = lab[0].removeprefix("__label__") if len(lab) else "unknown"
+                # Norwegian and Danish are left to the document's language ID: on a short line of
+                # Swedish (`Stridsvagnar av terracotta.`) fastText is often sure it is Norwegian.
+                if lang not in ("sv", "no", "nn", "da") and len(p) and p[0] >= self.s["ocr"]["lid_min_confidence"]:
+                    plans[i]["reasons"][j] = f"not_swedish:{lang}"
+                    plans[i]["words"][j] = 0
+        return [self._finish(p) for p in plans]
+
+    def _plan(self, doc: dict) -> dict:
+        text = doc["text"] or ""
+        ocr = bool(doc.get("ocr")) if doc.get("ocr") is not None and doc.get("ocr") == doc.get("ocr") else False
+        speech = not ocr and doc["modality"] in ("transcript", "subtitle")
+        kind = "ocr" if ocr else "speech" if speech else "flow" if doc["format"] in CUE_FORMATS else "keep"
+        if kind == "keep":
+            return {"kind": kind, "text": text}
+        paragraphs = [[line for line in p.split("\n") if line.strip()] for p in text.split("\n\n")]
+        lines = [line for p in paragraphs for line in p]
+        reasons: list[str | None] = [None] * len(lines)
+        words = [len(line.split()) for line in lines]
+        if self.s["enabled"] and kind == "ocr":
+            conf = doc.get("line_conf")
+            conf = list(conf) if conf is not None and len(conf) == len(lines) else [None] * len(lines)
+            for j, line in enumerate(lines):
+                reasons[j], words[j] = self.ocr.judge(line, conf[j])
+        elif self.s["enabled"] and kind == "speech":
+            reasons = [self.speech.judge(line) for line in lines]
+        return {"kind": kind, "paragraphs": paragraphs, "lines": lines, "reasons": reasons, "words": words}
+
+    def _finish(self, p: dict) -> tuple:
+        if p["kind"] == "keep":
+            return p["text"], 0, [], None, None
+        reasons, it = p["reasons"], iter(range(len(p["lines"])))
+        kept = [[line for line in para if reasons[next(it)] is None] for para in p["paragraphs"]]
+        removed = [(j, r, line) for j, (line, r) in enumerate(zip(p["lines"], reasons)) if r is not None]
+        text = flow(kept)
+        n = len(p["lines"])
+        if p["kind"] in ("ocr", "speech"):
+            left = sum(w for w, r in zip(p["words"], reasons) if r is None)
+            need = self.s["ocr" if p["kind"] == "ocr" else "speech"]["min_words_left"]
+            if left < need:
+                reason = "too_little_swedish" if p["kind"] == "ocr" else "only_asr_artifacts"
+                return text, n, removed, reason, f"{n - len(removed)} of {n} lines kept, {left} words"
+        if not text.strip():
+            return text, n, removed, "empty", None
+        return text, n, removed, None, None
+
+
+def lines_partition(batches, settings: dict):
+    judge = LineJudge(settings)
+    for pdf in batches:
+        results = judge.judge_batch(pdf.to_dict("records"))
+        out = pdf.drop(columns=["line_conf"]).assign(
+            text=[r[0] for r in results],
+            lines_in=pd.array([r[1] for r in results], dtype="Int32"),
+            removed_no=[[x[0] for x in r[2]] for r in results],
+            removed_reason=[[x[1] for x in r[2]] for r in results],
+            removed_text=[[x[2] for x in r[2]] for r in results],
+            drop_reason=[r[3] for r in results], drop_detail=[r[4] for r in results])
+        yield with_int_columns(out)
+
+
+def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, out_stats: str,
+        out_removed: str | None = None) -> dict:
+    from pathlib import Path
+
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    from arkivlm import audit
+    from arkivlm.io import write_parquet
+    from arkivlm.tables import finish_stage
+
+    settings = merged_settings(settings)
+    out_removed = out_removed or str(Path(out_stats).parent.parent / "lines_removed")
+    docs = spark.read.parquet(in_docs)
+    if "line_conf" not in docs.columns:
+        docs = docs.withColumn("line_conf", F.lit(None).cast("array<double>"))
+    docs_in = docs.count()
+    result = docs.select(*[n for n, _ in DOCUMENT_FIELDS], "line_conf") \
+        .mapInPandas(lambda it: lines_partition(it, settings), LINES_DDL).persist(StorageLevel.MEMORY_AND_DISK)
+    removed = result.select("id", "source", "modality", "path",
+                            F.explode(F.arrays_zip("removed_no", "removed_reason", "removed_text")).alias("r")) \
+        .select("id", "source", "modality", "path", F.col("r.removed_no").alias("line"),
+                F.col("r.removed_reason").alias("reason"), F.col("r.removed_text").alias("text"))
+    write_parquet(removed.sortWithinPartitions("id", "line"), out_removed)
+    # One pass over the documents: lines in per source (counted on each document's first row) and
+    # removed lines per source and reason, with examples of each reason.
+    exploded = result.select("id", "source", "lines_in", F.posexplode_outer(
+        F.arrays_zip("removed_no", "removed_reason", "removed_text")).alias("pos", "r"))
+    rows = exploded.groupBy("source", F.col("r.removed_reason").alias("reason"), audit.bucket_column()).agg(
+        F.sum(F.when(F.coalesce(F.col("pos"), F.lit(0)) == 0, F.col("lines_in"))).alias("lines_in"),
+        F.count("pos").alias("count"),
+        F.min_by(F.struct("id", "source", F.col("r.removed_no").alias("line"), F.col("r.removed_text").alias("text")),
+                 F.when(F.col("pos").isNotNull(), F.xxhash64("id", "pos"))).alias("_example")).collect()
+    per_source: dict = {}
+    by_reason: dict = {}
+    for r in rows:
+        st = per_source.setdefault(r["source"], {"lines_in": 0, "lines_removed": {}})
+        st["lines_in"] += int(r["lines_in"] or 0)
+        if r["reason"] is not None:
+            st["lines_removed"][r["reason"]] = st["lines_removed"].get(r["reason"], 0) + int(r["count"])
+            by_reason[r["reason"]] = by_reason.get(r["reason"], 0) + int(r["count"])
+    per_source = dict(sorted(per_source.items()))
+    lines_in = {src: st["lines_in"] for src, st in per_source.items()}
+    examples = audit.collect([r for r in rows if r["reason"] is not None], 8, lambda r: r["reason"])
+    extra = {"lines_in": sum(lines_in.values()), "lines_removed": dict(sorted(by_reason.items())),
+             "per_source": per_source, "settings": settings}
+    return finish_stage(result, stage="lines", docs_in=docs_in, out_docs=out_docs, out_dropped=out_dropped,
+                        out_stats=out_stats, extra_stats=extra, drop_columns=EXTRA_COLUMNS, removed_lines=examples)
