@@ -48,7 +48,7 @@ def cmd_clean(args):
 def cmd_lines(args):
     from arkivlm import lines
 
-    return lines.run(_spark(args, "lines"), args.settings, args.input, args.docs, args.dropped, args.stats)
+    return lines.run(_spark(args, "lines"), args.settings, args.input, args.docs, args.dropped, args.stats, args.removed)
 
 
 def cmd_langid(args):
@@ -166,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     stage("ingest", cmd_ingest, "docs", "quarantine", "stats", extra=("sources",))
     stage("clean", cmd_clean, "input", "docs", "dropped", "stats", extra=("allow_rights",))
     stage("lines", cmd_lines, "input", "docs", "dropped", "stats")
+    sub.choices["lines"].add_argument("--removed", default=None, help="table of removed lines (default: <docs>_removed)")
     stage("langid", cmd_langid, "input", "docs", "dropped", "stats")
     stage("quality", cmd_quality, "input", "docs", "dropped", "stats")
     stage("pii", cmd_pii, "input", "docs", "dropped", "stats")

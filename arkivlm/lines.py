@@ -111,8 +111,8 @@ def lines_partition(batches, settings: dict):
 
 def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, out_stats: str,
         out_removed: str | None = None) -> dict:
-    from pathlib import Path
-
+    """`out_removed`: the table of removed lines (id, source, modality, path, line, reason, text);
+    default `<out_docs>_removed`, in the workflow `{results}/lines_removed`."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
@@ -121,7 +121,7 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
     from arkivlm.tables import finish_stage
 
     settings = merged_settings(settings)
-    out_removed = out_removed or str(Path(out_stats).parent.parent / "lines_removed")
+    out_removed = out_removed or f"{out_docs.rstrip('/')}_removed"
     docs = spark.read.parquet(in_docs)
     if "line_conf" not in docs.columns:
         docs = docs.withColumn("line_conf", F.lit(None).cast("array<double>"))

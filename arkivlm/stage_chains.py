@@ -47,6 +47,9 @@ def run_filter(spark, settings: dict, allow_rights: list[str], in_docs: str, int
         s = settings.get(stage, {})
         if stage == "clean":
             call = lambda: clean.run(spark, s, allow_rights, previous, p["docs"], p["dropped"], p["stats"])
+        elif stage == "lines":
+            removed = str(Path(interim).parent / "lines_removed")
+            call = lambda: lines.run(spark, s, previous, p["docs"], p["dropped"], p["stats"], removed)
         else:
             module = {"lines": lines, "langid": langid, "quality": quality, "pii": pii}[stage]
             call = lambda: module.run(spark, s, previous, p["docs"], p["dropped"], p["stats"])

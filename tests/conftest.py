@@ -72,7 +72,7 @@ def e2e_config() -> dict:
     import yaml
 
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
-    cfg["sample_archive"] = {"path": "archive/sample", "seed": 5, "scale": 0.25}
+    cfg["sample_archive"] = {"path": "archive/sample", "seed": 5, "scale": 0.25, "journal_digital": {"years": [1915]}}
     cfg["spark"] = {"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "2g"}
     cfg["train"] = TINY_TRAIN
     cfg["split"] = {"validation_fraction": 0.15}

@@ -12,16 +12,18 @@ def read(fmt, data, path="x"):
     return list(READERS[fmt].read(data, path))
 
 
-def test_alto_rejoins_hyphenation_and_averages_confidence():
+def test_alto_rejoins_hyphenation_keeps_lines_and_averages_confidence():
     (rec,) = read("alto", F.ALTO_HYPHENATED, "tidningar/svd_1921-03-04_p003.xml")
-    assert rec.text == "Den nya järnvägsstationen invigdes i går.\n\nUtan ersättning alls."
-    assert rec.page == 3 and rec.date == "1921-03-04"
+    # TextLines stay lines (the lines stage judges each), TextBlocks paragraphs; hyphenated words whole
+    assert rec.text == "Den nya järnvägsstationen\ninvigdes i går.\n\nUtan ersättning\nalls."
+    assert rec.page == 3
     assert rec.ocr_conf == pytest.approx((0.9 + 0.8 + 0.7 + 0.6 + 1 + 1 + 1 + 0.9 * 4) / 11, abs=1e-4)
+    assert rec.line_conf == pytest.approx([0.8, 0.9, 0.9, 0.9], abs=1e-4)
 
 
 def test_alto_without_namespace():
     (rec,) = read("alto", F.ALTO_V2_NO_NS)
-    assert rec.text == "Gammal sida" and rec.ocr_conf == 0.5
+    assert rec.text == "Gammal sida" and rec.ocr_conf == 0.5 and rec.line_conf == [0.5]
 
 
 @pytest.mark.parametrize("data, reason", [

@@ -36,18 +36,26 @@ def test_lint_is_clean():
 
 
 REPORT_FIGURES = ["flow_by_stage", "flow_by_source", "document_lengths", "langid_scores", "dedup_clusters", "ocr_confidence",
-                  "fertility", "training_loss", "learning_rate", "throughput", "perplexity"]
+                  "decades", "fertility", "training_loss", "learning_rate", "throughput", "perplexity", "perplexity_by_decade"]
 
 
 @pytest.mark.slow
 def test_sample_workflow_end_to_end(full_run):
     work, path = full_run
     res = work / "results"
-    for stage in ("ingest", "clean", "langid", "quality", "pii", "dedup", "corpus"):
+    for stage in ("ingest", "clean", "lines", "langid", "quality", "pii", "dedup", "corpus"):
         st = json.loads((res / "stats" / f"{stage}.json").read_text())
         assert st["docs_in"] == st["docs_out"] + sum(st["dropped"].values())
+        assert "per_decade" in st
+    # the real newsreel slice: intertitles line by line, speech artefacts as lines, dated by path
+    lines = json.loads((res / "stats" / "lines.json").read_text())
+    inter = lines["per_source"]["journal_digital_intertitles"]
+    assert inter["lines_in"] > 1000 and inter["lines_removed"]["too_short"] > 100 and inter["lines_removed"]["implausible"] > 100
+    assert len(pd.read_parquet(res / "lines_removed")) == sum(lines["lines_removed"].values())
     train = pd.read_parquet(res / "corpus" / "train")
     assert len(train) > 100 and list((res / "corpus" / "validation").glob("*.parquet"))
+    real = train[train.source.str.startswith("journal_digital")]
+    assert len(real) > 10 and (real.date == "1915").all()
     assert list((res / "quarantine").glob("*.parquet")) and list((res / "dropped").glob("*/*.parquet"))
     assert (res / "tokenizer" / "tokenizer.json").exists()
     for model, auto in (("gpt_tiny", "AutoModelForCausalLM"), ("bert_tiny", "AutoModelForMaskedLM")):
@@ -56,7 +64,7 @@ def test_sample_workflow_end_to_end(full_run):
         assert getattr(transformers, auto).from_pretrained(str(res / "models" / model / "hf")) is not None
         assert (res / "models" / model / "checkpoints" / "last.ckpt").exists()
         metrics = json.loads((res / "eval" / model / "metrics.json").read_text())
-        assert {"val_loss", "perplexity", "per_modality", "tokens_seen"} <= set(metrics)
+        assert {"val_loss", "perplexity", "per_modality", "per_decade", "tokens_seen"} <= set(metrics)
         assert "Data card" in (res / "models" / model / "hf" / "README.md").read_text()
     again = run_snakemake(work, "-n", "--configfile", path)
     assert "Nothing to be done" in again.stdout + again.stderr
@@ -76,10 +84,14 @@ def test_report_in_headless_chromium(full_run):
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              f"--user-data-dir={work / 'chromium'}", "--virtual-time-budget=15000", "--window-size=1400,1000"]
     dom = subprocess.run(flags + ["--dump-dom", report.as_uri()], capture_output=True, text=True, timeout=180).stdout
-    for category in ("Corpus", "Tokenizer", "Training", "Evaluation", "Data card"):
+    for category in ("Corpus", "Audit", "Tokenizer", "Training", "Evaluation", "Data card"):
         assert category in dom, category
     for figure in REPORT_FIGURES:
         assert f"{figure}.png" in dom, figure
+    assert "audit.html" in dom and "lines_removed.csv" in dom
+    audit = (work / "results" / "report" / "audit.html").read_text()
+    for stage_reason in ("too_short", "implausible", "asr_hallucination", "not_swedish", "exact_duplicate"):
+        assert stage_reason in audit, stage_reason
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "report.png"
     subprocess.run(flags + [f"--screenshot={shot}", report.as_uri()], capture_output=True, timeout=180)

@@ -6,9 +6,10 @@ OCR text (ALTO TextLines, OCR'd cue lines, lines of OCR'd txt) goes through `Ocr
   (`SN`, `EE`, `KLEEN`: torn OCR), unless the line is a year;
 - `implausible`: less than `min_plausible_share` of its letters are in plausible Swedish tokens —
   a word of the Swedish lexicon (wordfreq's Swedish list, with a stricter frequency floor for short
-  and all-capital tokens, where OCR noise collides with rare entries) or, for unknown words of at
-  least `charmodel_min_length` letters (compounds, older spelling: `lifsmedel`, `brandkårshästar`),
-  a mean character-trigram log-probability above `min_char_logprob` under a model of that lexicon;
+  and all-capital tokens, where OCR noise collides with rare entries), a word in the spelling
+  before 1906 (`hvad`, `lifsmedel`), a compound of lexicon words (`brandkårshästar`), or, for other
+  words of at least `charmodel_min_length` letters, a mean character-trigram log-probability above
+  `min_char_logprob` under a model of that lexicon;
 - `not_swedish:<lang>`: fastText lid.176 on lines long enough to judge (`lid_min_chars`,
   `lid_min_words`) gives another language at least `lid_min_confidence` (not Norwegian or Danish:
   on one short line fastText mistakes Swedish for them; the document's language ID decides those).
@@ -40,12 +41,13 @@ DEFAULTS = {
         "short_min_zipf": 3.0,          # tokens of 3-4 letters must be at least this frequent
         "caps_short_min_zipf": 4.5,     # ... and all-capital ones this frequent
         "long_min_zipf": 1.0,           # tokens of 5+ letters
+        "part_min_zipf": 2.5,           # each part of a compound
         "charmodel_min_length": 5,
-        "min_char_logprob": -3.0,
+        "min_char_logprob": -2.8,
         "lid_min_chars": 20,
         "lid_min_words": 3,
         "lid_min_confidence": 0.9,
-        "min_words_left": 5,            # a document with fewer plausible words left is dropped
+        "min_words_left": 3,            # a document with fewer plausible words left is dropped
     },
     "speech": {
         "hallucinations": [
@@ -94,6 +96,28 @@ class SwedishLexicon:
         self.trigrams, self.contexts = trigrams, contexts
         self.alphabet = len({c for w in freq for c in w if c.isalpha()}) or 40
 
+    def known_compound(self, word: str, part_min_zipf: float) -> bool:
+        """A word of the lexicon in the spelling before 1906 (`hvad`, `lifsmedel`), or a compound of
+        two or three lexicon words of at least three letters each, with an optional linking s or e
+        between them (`brand|kårs|hästarna`, `marx|stad`)."""
+        modern = modern_spelling(word)
+        if modern != word and self.zipf.get(modern, 0.0) >= part_min_zipf:
+            return True
+        return self._split(modern, part_min_zipf, 3)
+
+    @functools.lru_cache(maxsize=100_000)
+    def _split(self, word: str, part_min_zipf: float, parts_left: int) -> bool:
+        if parts_left < 2:
+            return False
+        for i in range(3, len(word) - 2):
+            head, tail = word[:i], word[i:]
+            if self.zipf.get(head, 0.0) < part_min_zipf:
+                continue
+            for rest in (tail, tail[1:] if tail[0] in "se" else None):
+                if rest and len(rest) >= 3 and (self.zipf.get(rest, 0.0) >= part_min_zipf or self._split(rest, part_min_zipf, parts_left - 1)):
+                    return True
+        return False
+
     def char_logprob(self, word: str) -> float:
         """Mean log-probability per character (with the end mark) under the trigram model."""
         s = f"^^{word}$"
@@ -101,6 +125,20 @@ class SwedishLexicon:
         for i in range(2, len(s)):
             lp += math.log((self.trigrams.get(s[i - 2:i + 1], 0) + 0.1) / (self.contexts.get(s[i - 2:i], 0) + 0.1 * self.alphabet))
         return lp / (len(s) - 2)
+
+
+_OLD_SPELLING = [(re.compile(r"hv"), "v"), (re.compile(r"qv"), "kv"), (re.compile(r"dt\b"), "t"),
+                 (re.compile(r"fv"), "v"), (re.compile(r"f(?=[^aeiouyåäö]|\b)"), "v")]
+
+
+def modern_spelling(word: str) -> str:
+    """Swedish spelling before the 1906 reform, modernised: hv -> v, qv -> kv, final dt -> t,
+    fv and f before a consonant or at the end -> v (`hvad` -> `vad`, `lifsmedel` -> `livsmedel`)."""
+    if not any(c in word for c in "hqdf"):
+        return word
+    for pattern, repl in _OLD_SPELLING:
+        word = pattern.sub(repl, word)
+    return word
 
 
 @functools.lru_cache(maxsize=2)
@@ -126,8 +164,9 @@ class OcrLineRules:
         z = self.lex.zipf.get(word, 0.0)
         if n <= 4:
             return z >= (s["caps_short_min_zipf"] if token.isupper() else s["short_min_zipf"]) or \
-                (word in ABBREVIATIONS and not token.isupper())
-        if z >= s["long_min_zipf"]:
+                (word in ABBREVIATIONS and not token.isupper()) or \
+                self.lex.zipf.get(modern_spelling(word), 0.0) >= s["short_min_zipf"] > z
+        if z >= s["long_min_zipf"] or self.lex.known_compound(word, s["part_min_zipf"]):
             return True
         return n >= s["charmodel_min_length"] and self.lex.char_logprob(word) > s["min_char_logprob"]
 

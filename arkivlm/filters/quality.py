@@ -280,7 +280,7 @@ def check_document(filters: list[Filter], doc: dict) -> str | None:
         settings = f.settings
         if f.name == "gopher":
             by_source, by_modality = settings.get("min_words_by_source", {}), settings.get("min_words_by_modality", {})
-            minimum = by_source.get(doc["source"], by_modality.get(doc["modality"]))
+            minimum = by_source.get(doc.get("source"), by_modality.get(doc["modality"]))
             if minimum is not None:
                 f = GopherFilter(f.name, {**settings, "min_words": minimum})
         reason = f.check(s, doc)
