@@ -38,8 +38,15 @@ def collect(rows, per_group: int, key) -> dict:
     return {k: sorted(v, key=lambda e: e["id"])[:per_group] for k, v in sorted(out.items())}
 
 
+WITHHELD = {"rights_not_released": "(text withheld: the source's rights are not released)"}
+
+
 def document(stage: str, dropped: dict, kept: dict, removed_lines: dict | None = None) -> dict:
-    """The audit file of a stage; `kept` is reduced to the sources that have examples."""
+    """The audit file of a stage; `kept` is reduced to the sources that have examples. Documents
+    held back for their rights never show their text, not even in the report."""
+    for reason, note in WITHHELD.items():
+        for example in dropped.get(reason, []):
+            example["text"] = note
     sources = {e["source"] for v in dropped.values() for e in v} | \
         {e["source"] for v in (removed_lines or {}).values() for e in v}
     return {"stage": stage, "dropped": dropped, "removed_lines": removed_lines or {},

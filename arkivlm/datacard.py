@@ -9,8 +9,10 @@ from pathlib import Path
 LIMITATIONS = [
     "Language ID (fastText lid.176) confuses Swedish with Norwegian and Danish on short texts; short documents "
     "follow the document-level score and may carry a few Nordic sentences.",
-    "OCR errors remain in kept ALTO pages whose mean word confidence passed the threshold; dedup's key folds "
-    "common OCR confusions, the text keeps them.",
+    "OCR text is cleaned line by line (the lines stage): lines of implausible tokens, too short or in another "
+    "language are removed. On 300 hand-labelled newsreel intertitle lines, 11 of 157 garbage lines were kept "
+    "(mostly single capitalised real words) and 1 of 127 Swedish lines was lost; OCR errors inside kept lines "
+    "remain (dedup's key folds common OCR confusions, the text keeps them).",
     "PII redaction covers Swedish identity and coordination numbers, phone numbers and e-mail addresses; names, "
     "street addresses and other identifiers are not redacted.",
     "Subtitle and transcript boilerplate is found by repetition within a source; a source with few programmes keeps its intros.",
@@ -36,19 +38,39 @@ def markdown(config: dict, stats: dict, tokens: dict) -> str:
     corpus = stats.get("corpus", {}).get("splits", {})
     held = stats.get("clean", {}).get("rights_held_back", {})
     lines = ["# Data card", "", "## Sources", "",
-             "| source | modality | format | rights | files | quarantined | documents read | held back (rights) |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| source | modality | format | rights | files | quarantined | documents read | words read | held back (rights) "
+             "| documents in corpus | words in corpus |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    in_corpus = stats.get("corpus", {}).get("per_source", {})
     for src in config["sources"]:
-        ps = per_source.get(src["name"], {})
-        lines.append(f"| {src['name']} | {src['modality']} | {src['format']} | {src['rights']} | {ps.get('files_in', 0)} | "
-                     f"{ps.get('files_quarantined', 0)} | {ps.get('docs', 0)} | {held.get(src['name'], 0)} |")
+        ps, pc = per_source.get(src["name"], {}), in_corpus.get(src["name"], {})
+        lines.append(f"| {src['name']} | {src['modality']} | {src['format']}{' (OCR)' if src.get('ocr', src['format'] == 'alto') else ''} "
+                     f"| {src['rights']} | {ps.get('files_in', 0)} | {ps.get('files_quarantined', 0)} | {ps.get('docs', 0)} | "
+                     f"{ps.get('words', 0):,} | {held.get(src['name'], 0)} | {pc.get('docs', 0)} | {pc.get('words', 0):,} |")
     lines += ["", f"Released rights: {', '.join(config['release']['allow_rights'])}. Documents of other sources never "
               "reach the corpus.", "", "## From archive to corpus", "", "| stage | in | out | dropped |", "|---|---|---|---|"]
-    for stage in ("ingest", "clean", "langid", "quality", "pii", "dedup", "corpus"):
+    for stage in ("ingest", "clean", "lines", "langid", "quality", "pii", "dedup", "corpus"):
         st = stats.get(stage)
         if st:
             dropped = ", ".join(f"{r}: {n}" for r, n in st["dropped"].items()) or "-"
             lines.append(f"| {stage} | {st['docs_in']} | {st['docs_out']} | {dropped} |")
+    removed = stats.get("lines", {}).get("per_source", {})
+    if removed:
+        lines += ["", "Lines removed inside kept documents (OCR garbage, foreign lines, speech-recognition artefacts):", "",
+                  "| source | lines | removed | by reason |", "|---|---|---|---|"]
+        for source, st in sorted(removed.items()):
+            n = sum(st["lines_removed"].values())
+            top = ", ".join(f"{r}: {c}" for r, c in sorted(st["lines_removed"].items(), key=lambda x: -x[1])[:6]) or "-"
+            lines.append(f"| {source} | {st['lines_in']} | {n} ({n / max(1, st['lines_in']):.1%}) | {top} |")
+    read = stats.get("ingest", {}).get("per_decade", {})
+    kept = stats.get("corpus", {}).get("per_decade", {})
+    if read:
+        lines += ["", "## By decade", "", "| decade | documents read | words read | documents kept | words kept | words kept share |",
+                  "|---|---|---|---|---|---|"]
+        for decade in sorted(read, key=lambda d: (d == "undated", d)):
+            r, k = read[decade], kept.get(decade, {"docs": 0, "words": 0})
+            lines.append(f"| {decade} | {r['docs']} | {r['words']:,} | {k['docs']} | {k['words']:,} | "
+                         f"{k['words'] / max(1, r['words']):.0%} |")
     lines += ["", "## The corpus", "", "| split | modality | documents | characters |", "|---|---|---|---|"]
     for split in ("train", "validation"):
         for modality, v in sorted(corpus.get(split, {}).items()):
@@ -60,7 +82,7 @@ def markdown(config: dict, stats: dict, tokens: dict) -> str:
     if pii:
         lines += ["", "PII redacted: " + ", ".join(f"{k} {v}" for k, v in pii.items()) + "."]
     lines += ["", "## Filters and thresholds", ""]
-    for key in ("langid", "quality", "dedup"):
+    for key in ("lines", "langid", "quality", "dedup"):
         settings = stats.get(key, {}).get("settings")
         if settings:
             lines.append(f"- **{key}**: `{json.dumps(settings, sort_keys=True)}`")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from arkivlm.tables import DOCUMENT_DDL, decade_counts, document_id, with_int_columns
+from arkivlm.tables import DOCUMENT_DDL, decade_counts, document_id, with_int_columns, word_count_column
 
 # line_conf: mean ALTO word confidence per text line (read by the lines stage, then dropped)
 INGEST_DDL = DOCUMENT_DDL + ", cues array<string>, line_conf array<double>, reason string"
@@ -200,6 +200,7 @@ def run(spark, sources: list[dict], settings: dict, out_docs: str, out_quarantin
     per_source = {
         r["source"]: r for r in table.groupBy("source").agg(
             F.sum(F.col("reason").isNull().cast("long")).alias("docs"),
+            F.sum(F.when(F.col("reason").isNull(), word_count_column())).alias("words"),
             F.countDistinct(F.when(F.col("reason").isNotNull() & F.col("record").isNull(), F.col("path"))).alias("files_quarantined"),
             F.sum((F.col("reason").isNotNull() & F.col("record").isNotNull()).cast("long")).alias("records_quarantined"),
         ).collect()
@@ -213,7 +214,7 @@ def run(spark, sources: list[dict], settings: dict, out_docs: str, out_quarantin
         q = int(r["files_quarantined"]) if r else 0
         sources_stats[name] = {"files_in": n_files, "files_ok": n_files - q, "files_quarantined": q,
                                "records_quarantined": int(r["records_quarantined"]) if r else 0,
-                               "docs": int(r["docs"] or 0) if r else 0}
+                               "docs": int(r["docs"] or 0) if r else 0, "words": int(r["words"] or 0) if r else 0}
     docs_total = sum(s["docs"] for s in sources_stats.values())
     stats = {
         "stage": "ingest", "docs_in": docs_total, "docs_out": docs_total, "dropped": {},

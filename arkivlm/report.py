@@ -191,7 +191,10 @@ class Report:
             rows.append({"source": source, "lines_in": st.get("lines_in", 0), "lines_removed": sum(removed.values()),
                          "removed_share": round(sum(removed.values()) / st["lines_in"], 4) if st.get("lines_in") else 0.0,
                          **{f"removed:{r}": n for r, n in sorted(removed.items())}})
-        pd.DataFrame(rows).fillna(0).to_csv(out, index=False)
+        table = pd.DataFrame(rows).fillna(0)
+        for col in [c for c in table.columns if c.startswith("removed:")]:
+            table[col] = table[col].astype(int)
+        table.to_csv(out, index=False)
 
     def audit(self, out: str) -> None:
         """Per stage and reason: dropped documents and removed lines next to kept documents of the

@@ -37,7 +37,8 @@ def run(spark, settings: dict, in_docs: str, out_train: str, out_validation: str
         part = docs.where(F.col("split") == split).drop("split")
         write_parquet(part.repartition(max(1, -(-n // settings["docs_per_file"])), "id").sortWithinPartitions("id"), out)
     stats = {"stage": "corpus", "docs_in": total, "docs_out": total, "dropped": {}, "splits": per_split,
-             "validation_fraction": settings["validation_fraction"], "per_decade": decade_counts(docs)}
+             "validation_fraction": settings["validation_fraction"], "per_decade": decade_counts(docs),
+             "per_source": decade_counts(docs, by=F.col("source"))}
     write_json(stats, out_stats)
     docs.unpersist()
     return stats

@@ -54,11 +54,12 @@ def word_count_column(col: str = "text"):
     return F.size(F.split(F.trim(F.coalesce(F.col(col), F.lit(""))), r"\s+")) - F.when(F.trim(F.coalesce(F.col(col), F.lit(""))) == "", 1).otherwise(0)
 
 
-def decade_counts(df) -> dict:
-    """{decade: {docs, words}} of `df`."""
+def decade_counts(df, by=None) -> dict:
+    """{decade: {docs, words}} of `df` (or grouped `by` another column)."""
     from pyspark.sql import functions as F
 
-    rows = df.groupBy(decade_column().alias("decade")).agg(F.count("*").alias("docs"), F.sum(word_count_column()).alias("words")).collect()
+    key = (decade_column() if by is None else by).alias("decade")
+    rows = df.groupBy(key).agg(F.count("*").alias("docs"), F.sum(word_count_column()).alias("words")).collect()
     return {r["decade"]: {"docs": int(r["docs"]), "words": int(r["words"] or 0)} for r in sorted(rows, key=lambda r: r["decade"])}
 
 

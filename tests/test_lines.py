@@ -294,3 +294,10 @@ def test_ocr_source_in_spark_lines_counted_dates_and_audit(spark, tmp_path):
     assert audit["kept"]["inter"] and audit["kept"]["speech"]
     for reason, examples in audit["removed_lines"].items():
         assert all(e["text"] in set(removed[removed.reason == reason].text) for e in examples)
+
+
+def test_audit_never_shows_text_held_back_for_rights():
+    from arkivlm import audit
+
+    doc = audit.document("clean", {"rights_not_released": [{"id": "a", "source": "s", "path": "p", "text": "hemligt"}]}, {})
+    assert doc["dropped"]["rights_not_released"][0]["text"].startswith("(text withheld")

@@ -323,7 +323,8 @@ class ArchiveWriter:
                     segments.append({"id": len(segments), "start": round(t, 2), "end": round(t + dur, 2),
                                      "text": " " + sentence, "speaker": speaker})
                     t += dur + 0.3
-            doc = {"language": "sv", "text": "".join(s["text"] for s in segments), "segments": segments}
+            doc = {"language": "sv", "text": "".join(s["text"] for s in segments), "segments": segments,
+                   "metadata": {"recorded": (dt.date(1995, 1, 10) + dt.timedelta(days=37 * i)).isoformat()}}
             self.file(f"riksdag/debatt_{i:04d}.json").write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
         self.file("riksdag/debatt_trasig.json", "broken_json").write_text('{"segments": [{"start": 0.0, "te', encoding="utf-8")
 
