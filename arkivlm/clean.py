@@ -78,7 +78,7 @@ def clean_text(text: str, fmt: str, unwrap: bool, keep_lines: bool = False) -> s
     text = normalize_unicode(text, fix=not ftfy_changes_nothing(text))
     text = "\n".join(line.rstrip() for line in text.split("\n"))
     if keep_lines:
-        return tidy_paragraphs(text)
+        return tidy_paragraphs(text.replace("\n", "\n\n") if fmt == "html" else text)
     text = _HYPHEN_BREAK.sub(r"\1", text)
     if unwrap:
         text = _SOFT_WRAP.sub(" ", text)
@@ -126,24 +126,30 @@ def ftfy_changes_nothing(text: str) -> bool:
 def parse_cue(raw: str, fix_unicode: bool = True) -> list[tuple[bool, str | None, str]]:
     """One raw cue -> [(starts_turn, speaker, text)], markup and timing debris removed."""
     text = normalize_unicode(raw, fix_unicode)
-    text = _TIMING_LINE.sub("", text)
-    text = _CUE_NUMBER_LINE.sub("", text)
+    # Each pattern only where its characters occur: most cues are plain text.
+    if "-->" in text:
+        text = _TIMING_LINE.sub("", text)
+    if "\n" in text or text.strip().isdigit():
+        text = _CUE_NUMBER_LINE.sub("", text)
     speaker = None
-    if m := _VOICE.search(text):
-        speaker = m.group(1).strip()
-    text = _VOICE.sub("", text)
-    text = _INLINE_TS.sub("", text)
-    text = _TAG.sub("", text)
-    text = _ASS.sub("", text)
-    text = html.unescape(text)
-    text = _SOUND.sub("", text)
-    text = _MUSIC.sub("", text)
+    if "<" in text:
+        if m := _VOICE.search(text):
+            speaker = m.group(1).strip()
+        text = _TAG.sub("", _INLINE_TS.sub("", _VOICE.sub("", text)))
+    if "{" in text:
+        text = _ASS.sub("", text)
+    if "&" in text:
+        text = html.unescape(text)
+    if "[" in text or "(" in text:
+        text = _SOUND.sub("", text)
+    if "♪" in text or "♫" in text or "#" in text:
+        text = _MUSIC.sub("", text)
     parts: list[list] = []
     for line in text.split("\n"):
         starts = False
-        if _DASH.match(line):
-            line, starts = _DASH.sub("", line, count=1), True
-        if m := _SPEAKER.match(line):
+        if m := _DASH.match(line):
+            line, starts = line[m.end():], True
+        if ":" in line and (m := _SPEAKER.match(line)):
             speaker, starts = m.group(1).strip(), True
             line = line[m.end():]
         line = _SPACES.sub(" ", line).strip()
@@ -199,9 +205,16 @@ def prepare_cues(raw_cues: list[str], ocr: bool = False) -> tuple[list[str], lis
     return texts, turns, keys
 
 
-def pair_key(a, b):
-    """Two consecutive cue keys as one key (what `frequent_pairs` holds)."""
-    return key_hash(f"{a}\x00{b}") if a and b else 0
+_MASK64 = (1 << 64) - 1
+
+
+def pair_key(a: int, b: int) -> int:
+    """Two consecutive cue key hashes as one 64-bit key (what `frequent_pairs` holds); 0 when either
+    cue has no key."""
+    if not (a and b):
+        return 0
+    h = ((int(a) * 0x9E3779B97F4A7C15) ^ (int(b) + 0x632BE59BD9B4E019)) & _MASK64
+    return (h - (1 << 64) if h >= 1 << 63 else h) or 1
 
 
 def boilerplate_mask(keys: list, frequent: set, edge: int, min_run: int, frequent_pairs: set | None = None,
@@ -256,16 +269,17 @@ CLEANED_DDL = ", ".join(f"{n} {k}" for n, k in DOCUMENT_FIELDS) + \
     ", line_conf array<double>, boilerplate_cues int, drop_reason string, drop_detail string"
 
 
-def prepare_partition(batches, unwrap_formats: set[str]):
+def prepare_partition(batches, unwrap_formats: set[str], boilerplate_modalities: set[str]):
     for pdf in batches:
         cue_texts, cue_turns, cue_keys, cue_pairs, hashes, texts = [], [], [], [], [], []
-        for text, cues, fmt, ocr in zip(pdf["text"], pdf["cues"], pdf["format"], pdf["ocr"]):
+        for text, cues, fmt, ocr, modality in zip(pdf["text"], pdf["cues"], pdf["format"], pdf["ocr"], pdf["modality"]):
             ocr = bool(ocr) if ocr is not None and ocr == ocr else False
             if cues is not None:
                 t, tr, k = prepare_cues(list(cues), ocr=ocr)
-                hashed = [key_hash(x) for x in k]
+                # keys only where boilerplate is looked for (OCR'd cards are judged by the lines stage)
+                hashed = [key_hash(x) for x in k] if modality in boilerplate_modalities else [0] * len(k)
                 cue_texts.append(t); cue_turns.append(tr); cue_keys.append(hashed)
-                cue_pairs.append([pair_key(a, b) for a, b in zip(k, k[1:])])
+                cue_pairs.append([pair_key(a, b) for a, b in zip(hashed, hashed[1:])])
                 hashes.append(hashlib.blake2b("\n".join(k).encode(), digest_size=8).hexdigest())
                 texts.append(None)
             else:
@@ -287,7 +301,7 @@ def assemble_partition(batches, allow_rights: set[str], bp: dict, frequent_by_so
         texts, removed, reasons, details = [], [], [], []
         for row in pdf.itertuples(index=False):
             if row.cue_texts is not None:
-                keys, cue_texts = list(row.cue_keys), list(row.cue_texts)
+                keys, cue_texts = [int(k) for k in row.cue_keys], list(row.cue_texts)
                 frequent = pairs = frequent_by_source.get(row.source, empty)
                 words = [len(t.split()) for t in cue_texts]
                 drop = boilerplate_mask(keys, frequent, bp["edge_cues"], bp["min_run"], pairs, words, bp["min_run_words"])
@@ -320,7 +334,8 @@ def run(spark, settings: dict, allow_rights: list[str], in_docs: str, out_docs: 
     unwrap = set(settings["unwrap_formats"])
     docs = spark.read.parquet(in_docs)
     docs_in = docs.count()
-    prepared = docs.mapInPandas(lambda it: prepare_partition(it, unwrap), PREPARED_DDL).persist(StorageLevel.MEMORY_AND_DISK)
+    modalities = set(bp["modalities"])
+    prepared = docs.mapInPandas(lambda it: prepare_partition(it, unwrap, modalities), PREPARED_DDL).persist(StorageLevel.MEMORY_AND_DISK)
 
     # Cue keys and consecutive pairs found in at least `min_docs` different programmes of a source,
     # counted together: both are 64-bit hashes of different strings, so one set holds both.
@@ -343,10 +358,10 @@ def run(spark, settings: dict, allow_rights: list[str], in_docs: str, out_docs: 
     held = result.where(F.col("drop_reason") == "rights_not_released").groupBy("source").count()
     extra = {
         "rights_held_back": {r["source"]: int(r["count"]) for r in held.collect()},
-        "boilerplate_cues_removed": int(result.agg(F.sum("boilerplate_cues")).first()[0] or 0),
         "frequent_cue_keys_and_pairs": {src: len(keys) for src, keys in sorted(frequent_by_source.items())},
     }
     stats = finish_stage(result, stage="clean", docs_in=docs_in, out_docs=out_docs, out_dropped=out_dropped,
-                         out_stats=out_stats, extra_stats=extra, drop_columns=("boilerplate_cues",))
+                         out_stats=out_stats, extra_stats=extra, drop_columns=("boilerplate_cues",),
+                         sums={"boilerplate_cues_removed": F.col("boilerplate_cues")})
     prepared.unpersist()
     return stats

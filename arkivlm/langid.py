@@ -1,7 +1,7 @@
 """Language ID with fastText's lid.176: keep Swedish.
 
 A document is Swedish when p(sv) >= `threshold` and p(sv) exceeds the largest of p(no), p(nn),
-p(da) by `margin`. Long documents are also judged paragraph by paragraph: non-Swedish
+p(da) by `margin`. Lines mostly in capitals are lower-cased for the model (`lid_text`). Long documents are also judged paragraph by paragraph: non-Swedish
 paragraphs (a Danish advertisement on a Swedish page) are cut out, and the document is kept when
 Swedish paragraphs carry at least `min_swedish_share` of its classified characters.
 The model is loaded once per Python worker.
@@ -10,6 +10,7 @@ The model is loaded once per Python worker.
 from __future__ import annotations
 
 import os
+import re
 
 import pandas as pd
 
@@ -29,6 +30,17 @@ LID_DDL = ", ".join(f"{n} {k}" for n, k in DOCUMENT_FIELDS) + \
     ", lang string, lang_score double, lang_margin double, lid_paragraphs_removed int, drop_reason string, drop_detail string"
 
 _MODELS: dict[str, object] = {}
+_CAPITALS = re.compile(r"[A-ZÅÄÖÉÜ]{3}")
+
+
+def lid_text(text: str) -> str:
+    """The text as fastText should see it: lines written mostly in capitals (headlines, OCR'd
+    intertitles) lower-cased, since lid.176 takes Swedish in capitals for English or German
+    (`ARKEBISKOPEN LÄSER KYRKOMÖTETS PROKLAMATION.`); then one line."""
+    if _CAPITALS.search(text):
+        text = "\n".join(line.lower() if sum(map(str.isupper, line)) > sum(map(str.islower, line)) else line
+                         for line in text.split("\n"))
+    return " ".join(text.split())
 
 
 def default_model_path() -> str:
@@ -55,7 +67,7 @@ class SwedishClassifier:
     def scores(self, texts: list[str]) -> list[tuple[str, float, float]]:
         """(top label, p(sv), margin over Norwegian/Danish) per text."""
         cap = self.s["max_predict_chars"]
-        lines = [" ".join(t[:cap].split()) for t in texts]
+        lines = [lid_text(t[:cap]) for t in texts]
         labels, probs = self.model.predict(lines, k=10, threshold=0.0)
         out = []
         for labs, ps in zip(labels, probs):
@@ -129,8 +141,6 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
     docs = spark.read.parquet(in_docs)
     docs_in = docs.count()
     result = docs.select(*[n for n, _ in DOCUMENT_FIELDS]).mapInPandas(lambda it: langid_partition(it, settings), LID_DDL)
-    result = result.persist()
-    extra = {"paragraphs_removed": int(result.agg(F.sum("lid_paragraphs_removed")).first()[0] or 0),
-             "settings": settings}
     return finish_stage(result, stage="langid", docs_in=docs_in, out_docs=out_docs, out_dropped=out_dropped,
-                        out_stats=out_stats, extra_stats=extra, dropped_extra=("lang", "lang_score"))
+                        out_stats=out_stats, extra_stats={"settings": settings}, dropped_extra=("lang", "lang_score"),
+                        sums={"paragraphs_removed": F.col("lid_paragraphs_removed")})

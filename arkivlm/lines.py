@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from arkivlm.filters.lines import DEFAULTS, OcrLineRules, SpeechLineRules, flow
+from arkivlm.filters.lines import DEFAULTS, OcrLineRules, SpeechLineRules, flow, repeated_cards, repeated_lines
+from arkivlm.langid import lid_text
 from arkivlm.tables import DOCUMENT_FIELDS, with_int_columns
 
 CUE_FORMATS = ("srt", "vtt", "whisper_json")
@@ -46,7 +47,7 @@ class LineJudge:
         lid_at = [(i, j) for i, p in enumerate(plans) if p["kind"] == "ocr"
                   for j, (line, reason) in enumerate(zip(p["lines"], p["reasons"])) if reason is None and self.ocr.needs_lid(line)]
         if lid_at and self.s["enabled"]:
-            labels, probs = self.model.predict([plans[i]["lines"][j] for i, j in lid_at], k=1, threshold=0.0)
+            labels, probs = self.model.predict([lid_text(plans[i]["lines"][j]) for i, j in lid_at], k=1, threshold=0.0)
             for (i, j), lab, p in zip(lid_at, labels, probs):
                 lang = lab[0].removeprefix("__label__") if len(lab) else "unknown"
                 # Norwegian and Danish are left to the document's language ID: on a short line of
@@ -74,13 +75,28 @@ class LineJudge:
                 reasons[j], words[j] = self.ocr.judge(line, conf[j])
         elif self.s["enabled"] and kind == "speech":
             reasons = [self.speech.judge(line) for line in lines]
-        return {"kind": kind, "paragraphs": paragraphs, "lines": lines, "reasons": reasons, "words": words}
+        return {"kind": kind, "paragraphs": paragraphs, "lines": lines, "reasons": reasons, "words": words,
+                "cards": self.s["enabled"] and kind == "ocr" and doc["format"] in CUE_FORMATS}
 
     def _finish(self, p: dict) -> tuple:
         if p["kind"] == "keep":
             return p["text"], 0, [], None, None
-        reasons, it = p["reasons"], iter(range(len(p["lines"])))
-        kept = [[line for line in para if reasons[next(it)] is None] for para in p["paragraphs"]]
+        reasons = p["reasons"]
+        starts = [0]
+        for para in p["paragraphs"]:
+            starts.append(starts[-1] + len(para))
+        if p["cards"]:
+            alive = [j for j in range(len(p["lines"])) if reasons[j] is None]
+            for j, repeat in zip(alive, repeated_lines([p["lines"][j] for j in alive])):
+                if repeat:
+                    reasons[j], p["words"][j] = "repeated_line", 0
+            cards = [" ".join(line for j, line in enumerate(para, starts[k]) if reasons[j] is None)
+                     for k, para in enumerate(p["paragraphs"])]
+            for k, repeat in enumerate(repeated_cards(cards, self.s["ocr"]["repeated_card_containment"])):
+                for j in range(starts[k], starts[k + 1]) if repeat else ():
+                    if reasons[j] is None:
+                        reasons[j], p["words"][j] = "repeated_card", 0
+        kept = [[line for j, line in enumerate(para, starts[k]) if reasons[j] is None] for k, para in enumerate(p["paragraphs"])]
         removed = [(j, r, line) for j, (line, r) in enumerate(zip(p["lines"], reasons)) if r is not None]
         text = flow(kept)
         n = len(p["lines"])

@@ -108,12 +108,11 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
     schema = StructType(docs.schema.fields + [StructField(f"pii_{k}", IntegerType()) for k in PII_TYPES]
                         + [StructField("drop_reason", StringType()), StructField("drop_detail", StringType())])
     result = docs.mapInPandas(pii_partition, schema).persist()
-    sums = result.agg(*[F.sum(f"pii_{k}").alias(k) for k in PII_TYPES],
-                      *[F.sum((F.col(f"pii_{k}") > 0).cast("int")).alias(f"docs_{k}") for k in PII_TYPES]).first()
     per_source = {r["source"]: {k: int(r[k] or 0) for k in PII_TYPES} for r in
                   result.groupBy("source").agg(*[F.sum(f"pii_{k}").alias(k) for k in PII_TYPES]).collect()}
-    extra = {"pii_redacted": {k: int(sums[k] or 0) for k in PII_TYPES},
-             "docs_with_pii": {k: int(sums[f"docs_{k}"] or 0) for k in PII_TYPES},
-             "pii_by_source": per_source}
-    return finish_stage(result, stage="pii", docs_in=docs_in, out_docs=out_docs, out_dropped=out_dropped,
-                        out_stats=out_stats, extra_stats=extra, drop_columns=tuple(f"pii_{k}" for k in PII_TYPES))
+    sums = {**{f"pii_redacted/{k}": F.col(f"pii_{k}") for k in PII_TYPES},
+            **{f"docs_with_pii/{k}": (F.col(f"pii_{k}") > 0).cast("int") for k in PII_TYPES}}
+    stats = finish_stage(result, stage="pii", docs_in=docs_in, out_docs=out_docs, out_dropped=out_dropped,
+                         out_stats=out_stats, extra_stats={"pii_by_source": per_source},
+                         drop_columns=tuple(f"pii_{k}" for k in PII_TYPES), sums=sums)
+    return stats

@@ -77,9 +77,10 @@ def stage_stats(stage: str, docs_in: int, reason_counts: dict, **extra) -> dict:
 
 def finish_stage(df, *, stage: str, docs_in: int, out_docs: str, out_dropped: str, out_stats: str,
                  extra_stats: dict | None = None, drop_columns: tuple[str, ...] = (), sort_output: bool = False,
-                 dropped_extra: tuple[str, ...] = (), removed_lines: dict | None = None) -> dict:
+                 dropped_extra: tuple[str, ...] = (), removed_lines: dict | None = None, sums: dict | None = None) -> dict:
     """Also writes `audit/<stage>.json` beside the stats: a few examples per drop reason, and the
-    `removed_lines` examples a stage passes in (arkivlm.audit)."""
+    `removed_lines` examples a stage passes in (arkivlm.audit). `sums`: name -> column, summed over
+    all documents in the same pass and written to the stats under that name (`a/b`: stats[a][b])."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
@@ -91,8 +92,10 @@ def finish_stage(df, *, stage: str, docs_in: int, out_docs: str, out_dropped: st
     # One pass: documents per reason, documents in and out per decade, and the audit's examples
     # (dropped: per reason; kept: per source). Words per decade are counted at ingest and in the corpus.
     kept_source = F.when(F.col("drop_reason").isNull(), F.col("source")).alias("_kept_source")
+    sums = sums or {}
     rows = df.groupBy("drop_reason", decade_column().alias("decade"), kept_source, audit.bucket_column()).agg(
-        F.count("*").alias("docs"), audit.example_column("id", "source", "path", "text")).collect()
+        F.count("*").alias("docs"), audit.example_column("id", "source", "path", "text"),
+        *[F.sum(col).alias(f"_sum_{i}") for i, col in enumerate(sums.values())]).collect()
     counts: dict = {}
     per_decade: dict = {}
     for r in rows:
@@ -101,7 +104,14 @@ def finish_stage(df, *, stage: str, docs_in: int, out_docs: str, out_dropped: st
         d["docs_in"] += int(r["docs"])
         if r["drop_reason"] is None:
             d["docs_out"] += int(r["docs"])
-    stats = stage_stats(stage, docs_in, counts, **(extra_stats or {}))
+    totals: dict = {}
+    for i, name in enumerate(sums):  # "a/b" -> totals["a"]["b"]
+        *outer, key = name.split("/")
+        holder = totals
+        for part in outer:
+            holder = holder.setdefault(part, {})
+        holder[key] = int(sum(r[f"_sum_{i}"] or 0 for r in rows))
+    stats = stage_stats(stage, docs_in, counts, **(extra_stats or {}), **totals)
     stats["per_decade"] = dict(sorted(per_decade.items()))
     kept = df.where(F.col("drop_reason").isNull()).drop("drop_reason", "drop_detail", "duplicate_of", *drop_columns)
     if sort_output:

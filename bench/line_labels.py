@@ -11,7 +11,8 @@ when its file was).
 
 reads a run of configs/journal_digital.yaml and counts, for the same lines, what the corpus keeps
 now: a line is kept when its file's document is in the corpus and the line is not in
-`lines_removed/`.
+`lines_removed/`; a line removed as `repeated_line` or `repeated_card` is counted apart (the same
+text is kept once in its document: the card was OCR'd from several frames).
 """
 
 from __future__ import annotations
@@ -25,12 +26,23 @@ import pandas as pd
 LABELS = Path(__file__).parent / "labels" / "intertitle_lines.tsv"
 
 
-def table(labels: pd.DataFrame, kept: pd.Series) -> dict:
+REPEATS = ("repeated_line", "repeated_card")
+
+
+def table(labels: pd.DataFrame, fate: pd.Series) -> dict:
+    """Per label: lines, kept, and (now) removed only as a repeat of text kept in the same document."""
     out = {}
     for label, name in (("S", "Swedish"), ("G", "garbage"), ("F", "foreign")):
         mask = labels.label == label
-        out[name] = {"lines": int(mask.sum()), "kept": int((kept & mask).sum())}
+        out[name] = {"lines": int(mask.sum()), "kept": int(((fate == "kept") & mask).sum()),
+                     "repeat": int(((fate == "repeat") & mask).sum())}
     return out
+
+
+def relative(path: str) -> str:
+    """`.../intertitle/sf/1915/x.srt` wherever the package was copied to."""
+    i = path.rfind("/intertitle/")
+    return path[i + 1:] if i >= 0 else path
 
 
 def normal(text: str) -> str:
@@ -41,26 +53,32 @@ def normal(text: str) -> str:
 def after(labels: pd.DataFrame, results: str) -> pd.Series:
     r = Path(results)
     corpus = pd.concat([pd.read_parquet(r / "corpus" / s, columns=["path"]) for s in ("train", "validation")])
-    in_corpus = {p.split("/journal_digital/", 1)[-1] for p in corpus.path}
-    removed = pd.read_parquet(r / "lines_removed", columns=["path", "text"])
-    removed_by_path = collections.defaultdict(collections.Counter)
-    for path, text in zip(removed.path, removed.text):
-        removed_by_path[path.split("/journal_digital/", 1)[-1]][normal(text)] += 1
-    kept = []
+    in_corpus = {relative(p) for p in corpus.path}
+    removed = pd.read_parquet(r / "lines_removed", columns=["path", "text", "reason"])
+    removed_by_path = collections.defaultdict(dict)
+    for path, text, reason in zip(removed.path, removed.text, removed.reason):
+        removed_by_path[relative(path)].setdefault(normal(text), reason)
+    fate = []
     for path, text in zip(labels.path, labels.text):
-        line = normal(text)
-        kept.append(path in in_corpus and removed_by_path[path][line] == 0)
-    return pd.Series(kept, index=labels.index)
+        reason = removed_by_path[path].get(normal(text))
+        fate.append("lost" if path not in in_corpus else "kept" if reason is None else
+                    "repeat" if reason in REPEATS else "lost")
+    return pd.Series(fate, index=labels.index)
+
+
+def markdown(results: str) -> str:
+    labels = pd.read_csv(LABELS, sep="\t", quoting=3, keep_default_na=False, dtype={"text": str})
+    before = table(labels, labels.kept_before.map({1: "kept", 0: "lost"}))
+    now = table(labels, after(labels, results))
+    rows = ["| label | lines | kept before (whole-file decisions) | kept now (line by line) | now removed as a repeat of a kept line or card |",
+            "|---|---|---|---|---|"]
+    for name in before:
+        rows.append(f"| {name} | {before[name]['lines']} | {before[name]['kept']} | {now[name]['kept']} | {now[name]['repeat']} |")
+    return "\n".join(rows) + "\n"
 
 
 def main(results: str) -> None:
-    labels = pd.read_csv(LABELS, sep="\t", quoting=3, keep_default_na=False, dtype={"text": str})
-    before = table(labels, labels.kept_before.astype(bool))
-    now = table(labels, after(labels, results))
-    print("| label | lines | kept before | kept now |")
-    print("|---|---|---|---|")
-    for name in before:
-        print(f"| {name} | {before[name]['lines']} | {before[name]['kept']} | {now[name]['kept']} |")
+    print(markdown(results))
 
 
 if __name__ == "__main__":

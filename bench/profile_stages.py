@@ -41,7 +41,7 @@ def stage_calls(results: str) -> dict:
         return pd.DataFrame()
 
     def clean_prepare():
-        for _ in clean.prepare_partition(batches(f"{results}/interim/ingest"), {"txt"}):
+        for _ in clean.prepare_partition(batches(f"{results}/interim/ingest"), {"txt"}, {"subtitle", "transcript"}):
             pass
 
     return {

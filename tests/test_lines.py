@@ -234,7 +234,7 @@ def test_pii_in_titles_redacted():
 
 
 def test_common_short_dialogue_is_not_boilerplate():
-    keys = [clean.cue_key(c) for c in ["Hej.", "Du kom till slut.", "Ja.", "Nej.", "Tack.", "Vi ses i morgon.",
+    keys = [clean.key_hash(clean.cue_key(c)) for c in ["Hej.", "Du kom till slut.", "Ja.", "Nej.", "Tack.", "Vi ses i morgon.",
                                         "Det blir bra.", "Hej då.", "Sov gott.", "Vi hörs.", "Adjö."]]
     frequent = {keys[i] for i in (2, 3, 4)}  # Ja. Nej. Tack. recur in every programme
     pairs = {clean.pair_key(keys[2], keys[3]), clean.pair_key(keys[3], keys[4])}
@@ -244,8 +244,8 @@ def test_common_short_dialogue_is_not_boilerplate():
     # a long intro repeated in the same order in many programmes is boilerplate wherever it stands
     intro = ["Välkommen till Rapport från Sveriges Television", "Här är dagens viktigaste nyheter i korthet",
              "Först vädret för hela landet i kväll"]
-    keys2 = keys[:5] + [clean.cue_key(c) for c in intro] + keys[5:]
-    frequent2 = {clean.cue_key(c) for c in intro}
+    keys2 = keys[:5] + [clean.key_hash(clean.cue_key(c)) for c in intro] + keys[5:]
+    frequent2 = {clean.key_hash(clean.cue_key(c)) for c in intro}
     pairs2 = {clean.pair_key(a, b) for a, b in zip(keys2[5:8], keys2[6:8])}
     words2 = words[:5] + [len(c.split()) for c in intro] + words[5:]
     drop2 = clean.boilerplate_mask(keys2, frequent2, 1, 3, pairs2, words2, 8)
@@ -301,3 +301,30 @@ def test_audit_never_shows_text_held_back_for_rights():
 
     doc = audit.document("clean", {"rights_not_released": [{"id": "a", "source": "s", "path": "p", "text": "hemligt"}]}, {})
     assert doc["dropped"]["rights_not_released"][0]["text"].startswith("(text withheld")
+
+
+def test_a_masthead_on_every_card_is_kept_once(judge):
+    cards = ["BE Svensk Filmindustris Revy 1937\tHITLER LÄGGER GRUNDSTENEN till en stadion.",
+             "e Svensk Filmindustris Revy 1937\tROTUNDAN har brunnit ned till grunden.",
+             "Svensk Filmindustris Revy 1937\tSMÅ DRAGSPELS- VIRTUOSER."]
+    text, _, removed, reason, _ = through_lines(judge, "srt", srt(cards))
+    assert text.count("Filmindustris") == 1 and "ROTUNDAN har brunnit" in text and "VIRTUOSER" in text
+    assert [r[1] for r in removed] == ["repeated_line", "repeated_line"]
+
+
+def test_an_intertitle_read_from_several_frames_is_kept_once(judge):
+    card = "S:T GEORGS DAG. Northumberlands fysiljärer fira Englands skyddspatron med stor parad den 23 april."
+    variant = card.replace("parad", "pnrad").replace("fira", "flra")  # the same card, other OCR errors
+    other = "KOMPOSITÖREN FRANZ LEHAR leder en saxofonorkester."
+    text, _, removed, reason, _ = through_lines(judge, "srt", srt([card, other, variant, "S:T GEORGS DAG."]))
+    assert reason is None and text == f"{card}\n\n{other}"
+    assert [r[1] for r in removed] == ["repeated_card", "repeated_card"]
+
+
+def test_swedish_in_capitals_is_swedish_to_language_id():
+    from arkivlm.langid import SwedishClassifier, lid_text
+
+    assert lid_text("ARKEBISKOPEN LÄSER\nKYRKOMÖTETS PROKLAMATION.\nI dag.") == "arkebiskopen läser kyrkomötets proklamation. I dag."
+    clf = SwedishClassifier({})
+    (result,) = clf.judge(["ARKEBISKOPEN LÄSER KYRKOMÖTETS PROKLAMATION. HERTIGPARET ANLÄNDER TILL SLOTTET."])
+    assert result[5] is None, result

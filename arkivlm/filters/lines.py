@@ -14,6 +14,11 @@ OCR text (ALTO TextLines, OCR'd cue lines, lines of OCR'd txt) goes through `Ocr
   `lid_min_words`) gives another language at least `lid_min_confidence` (not Norwegian or Danish:
   on one short line fastText mistakes Swedish for them; the document's language ID decides those).
 
+In OCR'd video (intertitles: OCR'd cues), text already read from another frame is removed:
+- `repeated_line`: a line of two words or more that stood earlier in the document (the newsreel's
+  masthead on every card);
+- `repeated_card`: most of a card's character 4-grams are in a longer card of the same document.
+
 Speech (transcripts and subtitles that are not OCR) goes through `SpeechLineRules`:
 - `asr_hallucination`: what speech recognisers write over music and silence (`Musik`,
   `Textning: ...`, `Tack för att ni tittade`, ...), `hallucinations` patterns, whole line;
@@ -48,6 +53,7 @@ DEFAULTS = {
         "lid_min_words": 3,
         "lid_min_confidence": 0.9,
         "min_words_left": 3,            # a document with fewer plausible words left is dropped
+        "repeated_card_containment": 0.8,  # OCR'd video: a card this much inside a longer card is a repeat
     },
     "speech": {
         "hallucinations": [
@@ -86,15 +92,14 @@ class SwedishLexicon:
         import wordfreq
 
         freq = wordfreq.get_frequency_dict("sv", wordlist="large")
-        self.zipf = {w: math.log10(f * 1e9) for w, f in freq.items()}
-        trigrams, contexts = Counter(), Counter()
+        self.zipf = {w: math.log10(f) + 9.0 for w, f in freq.items()}
+        trigrams, contexts, alphabet = Counter(), Counter(), set()
         for w in [w for w in list(freq)[:model_words] if w.isalpha()]:
+            alphabet.update(w)
             s = f"^^{w}$"
-            for i in range(2, len(s)):
-                trigrams[s[i - 2:i + 1]] += 1
-                contexts[s[i - 2:i]] += 1
-        self.trigrams, self.contexts = trigrams, contexts
-        self.alphabet = len({c for w in freq for c in w if c.isalpha()}) or 40
+            trigrams.update(s[i - 2:i + 1] for i in range(2, len(s)))
+            contexts.update(s[i - 2:i] for i in range(2, len(s)))
+        self.trigrams, self.contexts, self.alphabet = trigrams, contexts, len(alphabet) or 40
 
     def known_compound(self, word: str, part_min_zipf: float) -> bool:
         """A word of the lexicon in the spelling before 1906 (`hvad`, `lifsmedel`), or a compound of
@@ -218,10 +223,10 @@ class SpeechLineRules:
             return "asr_hallucination"
         words = line.lower().split()
         n = len(words)
-        if n < self.s["loop_min_repeats"]:
+        if n < self.s["loop_min_repeats"] or len(set(words)) * 2 > n + 2:  # most lines: no repetition at all
             return None
         words = [w.strip(_PUNCT) for w in words]
-        if n >= self.s["loop_min_repeats"] and len(set(words)) * 2 <= n:
+        if len(set(words)) * 2 <= n:
             repeats, span = longest_loop_span(words, self.s["loop_max_words"])
             if repeats >= self.s["loop_min_repeats"] and span >= self.s["loop_min_cover"] * n:
                 return "asr_loop"
@@ -243,6 +248,43 @@ def longest_loop_span(words: list[str], max_n: int) -> tuple[int, int]:
             if run // n + 1 > best:
                 best, best_span = run // n + 1, run + n
     return best, best_span
+
+
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def line_key(line: str) -> str:
+    """A line without case, punctuation and the one- and two-letter OCR debris around it
+    (`BE Svensk Filmindustris Revy 1937` -> `svensk filmindustris revy 1937`)."""
+    return " ".join(w for w in _NOT_WORD.sub(" ", line.casefold()).split() if len(w) > 2)
+
+
+def repeated_lines(lines: list[str]) -> list[bool]:
+    """True for a line of two words or more seen before in the document (a masthead printed on every
+    intertitle card: `Svensk Filmindustris Revy 1937`); the first stays."""
+    seen, out = set(), []
+    for line in lines:
+        key = line_key(line)
+        out.append(key.count(" ") >= 1 and key in seen)
+        seen.add(key)
+    return out
+
+
+def repeated_cards(cards: list[str], min_containment: float) -> list[bool]:
+    """True for each card (paragraph) of an OCR'd video whose text is already there: the same
+    intertitle is OCR'd from several frames, each time with other errors. A card is a repeat when
+    `min_containment` of its character 4-grams are in a longer card kept before it (longest first)."""
+    keys = []
+    for card in cards:
+        norm = _NOT_WORD.sub(" ", card.casefold()).strip()
+        keys.append({norm[i:i + 4] for i in range(len(norm) - 3)} or ({norm} if norm else set()))
+    drop, kept = [False] * len(cards), []
+    for i in sorted(range(len(cards)), key=lambda i: (-len(keys[i]), i)):
+        if keys[i] and any(len(keys[i] & k) >= min_containment * len(keys[i]) for k in kept):
+            drop[i] = True
+        elif keys[i]:
+            kept.append(keys[i])
+    return drop
 
 
 def flow(paragraph_lines: list[list[str]]) -> str:
