@@ -58,7 +58,7 @@ def decade_counts(df, by=None) -> dict:
     """{decade: {docs, words}} of `df` (or grouped `by` another column)."""
     from pyspark.sql import functions as F
 
-    key = (decade_column() if by is None else by).alias("decade")
+    key = (by if by is not None else decade_column() if "date" in df.columns else F.lit("undated")).alias("decade")
     rows = df.groupBy(key).agg(F.count("*").alias("docs"), F.sum(word_count_column()).alias("words")).collect()
     return {r["decade"]: {"docs": int(r["docs"]), "words": int(r["words"] or 0)} for r in sorted(rows, key=lambda r: r["decade"])}
 
@@ -93,7 +93,8 @@ def finish_stage(df, *, stage: str, docs_in: int, out_docs: str, out_dropped: st
     # (dropped: per reason; kept: per source). Words per decade are counted at ingest and in the corpus.
     kept_source = F.when(F.col("drop_reason").isNull(), F.col("source")).alias("_kept_source")
     sums = sums or {}
-    rows = df.groupBy("drop_reason", decade_column().alias("decade"), kept_source, audit.bucket_column()).agg(
+    decade = decade_column() if "date" in df.columns else F.lit("undated")
+    rows = df.groupBy("drop_reason", decade.alias("decade"), kept_source, audit.bucket_column()).agg(
         F.count("*").alias("docs"), audit.example_column("id", "source", "path", "text"),
         *[F.sum(col).alias(f"_sum_{i}") for i, col in enumerate(sums.values())]).collect()
     counts: dict = {}

@@ -141,19 +141,39 @@ def bench_lines() -> str:
 BENCHES = {"lines": bench_lines, "corpus": bench_corpus, "minhash": bench_minhash, "dedup": bench_dedup, "training": bench_training}
 
 
+def merge(old: str, sections: list[str]) -> str:
+    """`old` with the sections of the same heading replaced by `sections` (new ones appended)."""
+    def split(text: str) -> list[str]:
+        parts = text.split("\n## ")
+        return [parts[0]] + ["## " + p for p in parts[1:]]
+
+    head, *rest = split(old)
+    new = {sec.splitlines()[0]: sec.rstrip("\n") + "\n" for sec in sections}
+    out = [head.rstrip("\n") + "\n"]
+    for sec in rest:
+        title = sec.splitlines()[0]
+        out.append(new.pop(title, sec.rstrip("\n") + "\n"))
+    return "\n".join(out + list(new.values()))
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--only", default=",".join(BENCHES))
+    p.add_argument("--only", default=None, help="comma-separated benchmarks; their sections replace those in RESULTS.md")
     args = p.parse_args()
-    sections = [f"# Benchmarks\n\nMachine: {machine()}. Written by `make bench` on {time.strftime('%Y-%m-%d')}.\n"]
-    for name in args.only.split(","):
+    names = args.only.split(",") if args.only else list(BENCHES)
+    sections = []
+    for name in names:
         print(f"bench: {name}", file=sys.stderr)
         sections.append(BENCHES[name]())
     out = HERE / "RESULTS.md"
-    kept = ""
-    if out.exists() and "## GPU" in out.read_text():  # figures measured on a lent GPU are kept
-        kept = "\n" + out.read_text()[out.read_text().index("## GPU"):]
-    out.write_text("\n".join(sections) + kept)
+    head = f"# Benchmarks\n\nMachine: {machine()}. Written by `make bench` on {time.strftime('%Y-%m-%d')}.\n"
+    if args.only and out.exists():
+        out.write_text(merge(out.read_text(), sections))
+    else:
+        kept = ""
+        if out.exists() and "## GPU" in out.read_text():  # figures measured on a lent GPU are kept
+            kept = "\n" + out.read_text()[out.read_text().index("## GPU"):]
+        out.write_text("\n".join([head] + sections) + kept)
     print(out.read_text())
 
 

@@ -123,6 +123,10 @@ def test_quality_filters_catch_the_planted_decoys(pipeline, small_sample):
         # (of the 4 looping cues, clean's rolling-caption collapse shortens the ones that extend their predecessor)
         assert (removed[removed.path == path].reason == "asr_loop").sum() >= 2, path
         assert path not in reasons
+    for rel in manifest["asr_hallucination"]:
+        path = str(small_sample / rel)
+        assert sorted(removed[removed.path == path].text) == sorted(
+            ["Musik", "Musik Musik Musik Musik", "Textning: Svensk Medietext", "Tack för att ni lyssnade."]), path
 
 
 def test_pii_redacted_and_look_alikes_kept(pipeline):

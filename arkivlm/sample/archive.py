@@ -343,6 +343,10 @@ class ArchiveWriter:
                 phrase = " ".join(cues[-1].split()[-4:]).rstrip(".!?")
                 cues += [" ".join([phrase] * k) for k in (4, 5, 6, 7)]
                 self.manifest.setdefault("asr_loop", []).append(f"radio/program_{i:04d}.srt")
+            if i % 6 == 1:  # what speech recognisers write over music and silence, as real transcripts show it
+                cues = ["Musik", *cues[:len(cues) // 2], "Musik Musik Musik Musik", *cues[len(cues) // 2:],
+                        "Textning: Svensk Medietext", "Tack för att ni lyssnade."]
+                self.manifest.setdefault("asr_hallucination", []).append(f"radio/program_{i:04d}.srt")
             write_srt(self.file(f"radio/program_{i:04d}.srt"), timed(cues, rng))
 
     def subtitles(self) -> None:
