@@ -203,7 +203,7 @@ def test_dates_from_metadata_of_each_format(tmp_path):
 @pytest.mark.parametrize("conj", ["och", "eller", "samt", "respektive"])
 def test_compound_ellipsis_keeps_its_hyphen(conj):
     assert clean.clean_text(f"Både in-\n{conj} utrikes nyheter.", "txt", unwrap=True) == f"Både in- {conj} utrikes nyheter."
-    assert flow([[f"Både in-", f"{conj} utrikes nyheter."]]) == f"Både in- {conj} utrikes nyheter."
+    assert flow([["Både in-", f"{conj} utrikes nyheter."]]) == f"Både in- {conj} utrikes nyheter."
     assert flow([["järnvägs-", "stationen"]]) == "järnvägsstationen"
 
 

@@ -35,7 +35,7 @@ import math
 import re
 from collections import Counter
 
-import numpy as np
+from arkivlm.filters.quality import loop_span, word_ids
 
 DEFAULTS = {
     "enabled": True,
@@ -227,27 +227,10 @@ class SpeechLineRules:
             return None
         words = [w.strip(_PUNCT) for w in words]
         if len(set(words)) * 2 <= n:
-            repeats, span = longest_loop_span(words, self.s["loop_max_words"])
+            repeats, span = loop_span(word_ids(words), self.s["loop_max_words"])
             if repeats >= self.s["loop_min_repeats"] and span >= self.s["loop_min_cover"] * n:
                 return "asr_loop"
         return None
-
-
-def longest_loop_span(words: list[str], max_n: int) -> tuple[int, int]:
-    """(most back-to-back repetitions of a phrase of up to `max_n` words, words they cover)."""
-    index: dict[str, int] = {}
-    ids = np.fromiter((index.setdefault(w, len(index)) for w in words), dtype=np.int64, count=len(words))
-    best, best_span = 1, 0
-    for n in range(1, max_n + 1):
-        if len(ids) < 2 * n:
-            break
-        same = np.concatenate(([False], ids[:-n] == ids[n:], [False]))
-        edges = np.flatnonzero(same[1:] != same[:-1])
-        if edges.size:
-            run = int((edges[1::2] - edges[::2]).max())
-            if run // n + 1 > best:
-                best, best_span = run // n + 1, run + n
-    return best, best_span
 
 
 _NOT_WORD = re.compile(r"[\W_]+")

@@ -102,19 +102,26 @@ def duplicated_ngram_fraction(ws: list[str], n: int, grams: NgramGroups | None =
     return float(lengths[covered].sum()) / (float(lengths.sum()) or 1.0)
 
 
-def longest_loop(ws: list[str], max_n: int = 8, ids: np.ndarray | None = None) -> int:
-    """Most consecutive repetitions of any phrase of up to `max_n` words (ASR looping): a phrase of
-    n words repeated r times is a run of at least (r - 1) * n positions where word i equals word i + n."""
-    ids = word_ids(ws) if ids is None else ids
-    best = 1
+def loop_span(ids: np.ndarray, max_n: int = 8) -> tuple[int, int]:
+    """(most consecutive repetitions of any phrase of up to `max_n` words, words they cover), for
+    ASR looping: a phrase of n words repeated r times is a run of at least (r - 1) * n positions
+    where word i equals word i + n."""
+    best, span = 1, 0
     for n in range(1, max_n + 1):
         if len(ids) < 2 * n:
             break
         same = np.concatenate(([False], ids[:-n] == ids[n:], [False]))
         edges = np.flatnonzero(same[1:] != same[:-1])
         if edges.size:
-            best = max(best, int((edges[1::2] - edges[::2]).max()) // n + 1)
-    return best
+            run = int((edges[1::2] - edges[::2]).max())
+            if run // n + 1 > best:
+                best, span = run // n + 1, run + n
+    return best, span
+
+
+def longest_loop(ws: list[str], max_n: int = 8, ids: np.ndarray | None = None) -> int:
+    """Most consecutive repetitions of any phrase of up to `max_n` words (see `loop_span`)."""
+    return loop_span(word_ids(ws) if ids is None else ids, max_n)[0]
 
 
 def text_stats(text: str) -> dict:
