@@ -15,9 +15,14 @@ KINDS = ("speech", "intertitle")
 
 
 def package_corpus() -> Path:
-    import journal_digital
+    """The package's corpus folder, found without importing the package (its import wants
+    python-dotenv, which it is installed without: requirements-data.txt)."""
+    import importlib.util
 
-    return Path(journal_digital.__file__).parent / "corpus"
+    spec = importlib.util.find_spec("journal_digital")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("journal-digital is not installed: pip install --no-deps -r requirements-data.txt")
+    return Path(next(iter(spec.submodule_search_locations))) / "corpus"
 
 
 def copy_slice(dest: str | Path, years: list[int] | None = None, collections: list[str] | None = None) -> dict:
