@@ -147,6 +147,10 @@ def test_whisper_and_vtt_speech(judge):
                                        {"start": 2, "end": 3, "text": "Jag yrkar bifall."}]})
     text, _, removed, reason, _ = through_lines(judge, "whisper_json", whisper, ocr=False, modality="transcript")
     assert text == "Herr talman! Jag yrkar bifall." and [r[1] for r in removed] == ["asr_hallucination"]
+    vtt = ("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nVälkommen till programmet.\n\n"
+           "00:00:02.000 --> 00:00:03.000\nUndertexter från Amara.org-gemenskapen\n")
+    text, _, removed, reason, _ = through_lines(judge, "vtt", vtt, ocr=False, modality="subtitle")
+    assert text == "Välkommen till programmet." and [r[1] for r in removed] == ["asr_hallucination"]
 
 
 def test_lines_off_keeps_every_line_and_still_joins():
