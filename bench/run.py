@@ -132,9 +132,11 @@ def bench_lines() -> str:
     out += ["", "Filter stages (one Spark application, 2 cores): " +
             ", ".join(f"{k} {v['seconds']} s" for k, v in chain["stages"].items()) +
             f"; {sum(v['seconds'] for v in chain['stages'].values()):.1f} s in all.", "",
-            "Hand-labelled sample (bench/labels/intertitle_lines.tsv: 300 random OCR lines of the intertitles, "
-            "labelled S Swedish, G garbage, F another language; `python -m bench.line_labels <results>`):", "",
-            line_labels.markdown(str(res))]
+            "Hand-labelled samples of the intertitles' OCR lines (S Swedish, G garbage, F another language; "
+            "`python -m bench.line_labels <results>`). bench/labels/intertitle_lines.tsv, 300 random lines, on which "
+            "the line thresholds were chosen:", "", line_labels.markdown(str(res)),
+            "bench/labels/intertitle_lines_heldout.tsv, 150 more random lines labelled after the thresholds were "
+            "settled (never used to tune them):", "", line_labels.markdown(str(res), line_labels.HELDOUT)]
     return "\n".join(out)
 
 
