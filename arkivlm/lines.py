@@ -100,7 +100,7 @@ class LineJudge:
         removed = [(j, r, line) for j, (line, r) in enumerate(zip(p["lines"], reasons)) if r is not None]
         text = flow(kept)
         n = len(p["lines"])
-        if p["kind"] in ("ocr", "speech"):
+        if self.s["enabled"] and p["kind"] in ("ocr", "speech"):
             left = sum(w for w, r in zip(p["words"], reasons) if r is None)
             need = self.s["ocr" if p["kind"] == "ocr" else "speech"]["min_words_left"]
             if left < need:

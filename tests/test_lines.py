@@ -157,6 +157,8 @@ def test_lines_off_keeps_every_line_and_still_joins():
     judge = LineJudge({"enabled": False})
     text, _, removed, reason, _ = through_lines(judge, "srt", srt(["\t".join(["Kungen talar", "i dag."] + GARBAGE[:2])]))
     assert removed == [] and reason is None and text == "Kungen talar i dag. " + " ".join(GARBAGE[:2])
+    # off means off: no document is dropped for what its lines hold either
+    assert through_lines(judge, "srt", srt(["SN\tEE"]))[3] is None
 
 
 # --- dates -----------------------------------------------------------------------------------------
