@@ -23,7 +23,7 @@ import unicodedata
 
 import pandas as pd
 
-from arkivlm.tables import DOCUMENT_FIELDS, with_int_columns
+from arkivlm.tables import DOCUMENT_FIELDS, is_true, with_int_columns
 
 DEFAULTS = {
     "unwrap_formats": ["txt"],
@@ -123,23 +123,29 @@ def ftfy_changes_nothing(text: str) -> bool:
     return ftfy.fix_text(chars, normalization="NFC") == chars
 
 
-def parse_cue(raw: str, fix_unicode: bool = True) -> list[tuple[bool, str | None, str]]:
-    """One raw cue -> [(starts_turn, speaker, text)], markup and timing debris removed."""
-    text = normalize_unicode(raw, fix_unicode)
-    # Each pattern only where its characters occur: most cues are plain text.
-    if "-->" in text:
-        text = _TIMING_LINE.sub("", text)
-    if "\n" in text or text.strip().isdigit():
-        text = _CUE_NUMBER_LINE.sub("", text)
-    speaker = None
+def strip_markup(text: str) -> str:
+    """WebVTT voice, inline-timestamp and other tags, ASS codes and HTML entities out. Each pattern
+    runs only where its characters occur: most cues are plain text."""
     if "<" in text:
-        if m := _VOICE.search(text):
-            speaker = m.group(1).strip()
         text = _TAG.sub("", _INLINE_TS.sub("", _VOICE.sub("", text)))
     if "{" in text:
         text = _ASS.sub("", text)
     if "&" in text:
         text = html.unescape(text)
+    return text
+
+
+def parse_cue(raw: str, fix_unicode: bool = True) -> list[tuple[bool, str | None, str]]:
+    """One raw cue -> [(starts_turn, speaker, text)], markup and timing debris removed."""
+    text = normalize_unicode(raw, fix_unicode)
+    if "-->" in text:
+        text = _TIMING_LINE.sub("", text)
+    if "\n" in text or text.strip().isdigit():
+        text = _CUE_NUMBER_LINE.sub("", text)
+    speaker = None
+    if "<" in text and (m := _VOICE.search(text)):
+        speaker = m.group(1).strip()
+    text = strip_markup(text)
     if "[" in text or "(" in text:
         text = _SOUND.sub("", text)
     if "♪" in text or "♫" in text or "#" in text:
@@ -167,9 +173,9 @@ def parse_ocr_cue(raw: str, fix_unicode: bool = True) -> str:
     line breaks) kept on a line of its own for the lines stage; no speaker or dash parsing, since a
     capitalised word and a colon on a card is not a speaker."""
     text = normalize_unicode(raw.replace("\t", "\n"), fix_unicode)
-    text = _TIMING_LINE.sub("", text)
-    text = _TAG.sub("", _INLINE_TS.sub("", _VOICE.sub("", text)))
-    text = html.unescape(_ASS.sub("", text))
+    if "-->" in text:
+        text = _TIMING_LINE.sub("", text)
+    text = strip_markup(text)
     return "\n".join(line for line in (_SPACES.sub(" ", l).strip() for l in text.split("\n")) if line)
 
 
@@ -230,12 +236,11 @@ def boilerplate_mask(keys: list, frequent: set, edge: int, min_run: int, frequen
     for i in range(n):
         if freq[i] and (i < edge or i >= n - edge):
             drop[i] = True
-    linked = [frequent_pairs is None or pair_key(keys[i], keys[i + 1]) in frequent_pairs for i in range(n - 1)]
     i = 0
     while i < n:
         if freq[i]:
             j = i + 1
-            while j < n and freq[j] and linked[j - 1]:
+            while j < n and freq[j] and (frequent_pairs is None or pair_key(keys[j - 1], keys[j]) in frequent_pairs):
                 j += 1
             if j - i >= min_run and (words is None or sum(words[i:j]) >= min_run_words):
                 for k in range(i, j):
@@ -273,7 +278,7 @@ def prepare_partition(batches, unwrap_formats: set[str], boilerplate_modalities:
     for pdf in batches:
         cue_texts, cue_turns, cue_keys, cue_pairs, hashes, texts = [], [], [], [], [], []
         for text, cues, fmt, ocr, modality in zip(pdf["text"], pdf["cues"], pdf["format"], pdf["ocr"], pdf["modality"]):
-            ocr = bool(ocr) if ocr is not None and ocr == ocr else False
+            ocr = is_true(ocr)
             if cues is not None:
                 t, tr, k = prepare_cues(list(cues), ocr=ocr)
                 # keys only where boilerplate is looked for (OCR'd cards are judged by the lines stage)
@@ -302,9 +307,10 @@ def assemble_partition(batches, allow_rights: set[str], bp: dict, frequent_by_so
         for row in pdf.itertuples(index=False):
             if row.cue_texts is not None:
                 keys, cue_texts = [int(k) for k in row.cue_keys], list(row.cue_texts)
-                frequent = pairs = frequent_by_source.get(row.source, empty)
-                words = [len(t.split()) for t in cue_texts]
-                drop = boilerplate_mask(keys, frequent, bp["edge_cues"], bp["min_run"], pairs, words, bp["min_run_words"])
+                frequent = frequent_by_source.get(row.source, empty)  # keys and pairs in one set
+                # words are needed only for a run of frequent cues; most programmes have none
+                words = [len(t.split()) for t in cue_texts] if any(k in frequent for k in keys) else None
+                drop = boilerplate_mask(keys, frequent, bp["edge_cues"], bp["min_run"], frequent, words, bp["min_run_words"])
                 text = assemble(cue_texts, list(row.cue_turns), drop, sep="\n")
                 removed.append(sum(drop))
             else:

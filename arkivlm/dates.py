@@ -60,5 +60,5 @@ def date_from_path(pattern: re.Pattern | None, path: str) -> str | None:
     return normalize_date(m.group(1)) if m and m.groups() else None
 
 
-def decade(date: str | None) -> int | None:
+def decade_of(date: str | None) -> int | None:
     return int(date[:3]) * 10 if date and date[:4].isdigit() else None

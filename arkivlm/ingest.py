@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from arkivlm.tables import DOCUMENT_DDL, decade_counts, document_id, with_int_columns, word_count_column
+from arkivlm.tables import DOCUMENT_DDL, document_id, source_decade_counts, with_int_columns
 
 # line_conf: mean ALTO word confidence per text line (read by the lines stage, then dropped)
 INGEST_DDL = DOCUMENT_DDL + ", cues array<string>, line_conf array<double>, reason string"
@@ -200,7 +200,6 @@ def run(spark, sources: list[dict], settings: dict, out_docs: str, out_quarantin
     per_source = {
         r["source"]: r for r in table.groupBy("source").agg(
             F.sum(F.col("reason").isNull().cast("long")).alias("docs"),
-            F.sum(F.when(F.col("reason").isNull(), word_count_column())).alias("words"),
             F.countDistinct(F.when(F.col("reason").isNotNull() & F.col("record").isNull(), F.col("path"))).alias("files_quarantined"),
             F.sum((F.col("reason").isNotNull() & F.col("record").isNotNull()).cast("long")).alias("records_quarantined"),
         ).collect()
@@ -214,7 +213,10 @@ def run(spark, sources: list[dict], settings: dict, out_docs: str, out_quarantin
         q = int(r["files_quarantined"]) if r else 0
         sources_stats[name] = {"files_in": n_files, "files_ok": n_files - q, "files_quarantined": q,
                                "records_quarantined": int(r["records_quarantined"]) if r else 0,
-                               "docs": int(r["docs"] or 0) if r else 0, "words": int(r["words"] or 0) if r else 0}
+                               "docs": int(r["docs"] or 0) if r else 0}
+    words_by_source, words_by_decade = source_decade_counts(docs)
+    for name, st in sources_stats.items():
+        st["words"] = words_by_source.get(name, {}).get("words", 0)
     docs_total = sum(s["docs"] for s in sources_stats.values())
     stats = {
         "stage": "ingest", "docs_in": docs_total, "docs_out": docs_total, "dropped": {},
@@ -223,7 +225,7 @@ def run(spark, sources: list[dict], settings: dict, out_docs: str, out_quarantin
         "files_quarantined": sum(s["files_quarantined"] for s in sources_stats.values()),
         "records_quarantined": sum(s["records_quarantined"] for s in sources_stats.values()),
         "per_source": sources_stats,
-        "per_decade": decade_counts(docs),
+        "per_decade": words_by_decade,
     }
     write_json(stats, out_stats)
     table.unpersist()

@@ -15,7 +15,7 @@ import pandas as pd
 
 from arkivlm.filters.lines import DEFAULTS, OcrLineRules, SpeechLineRules, flow, repeated_cards, repeated_lines
 from arkivlm.langid import lid_text
-from arkivlm.tables import DOCUMENT_FIELDS, with_int_columns
+from arkivlm.tables import DOCUMENT_FIELDS, is_true, with_int_columns
 
 CUE_FORMATS = ("srt", "vtt", "whisper_json")
 LINES_DDL = ", ".join(f"{n} {k}" for n, k in DOCUMENT_FIELDS) + \
@@ -59,7 +59,7 @@ class LineJudge:
 
     def _plan(self, doc: dict) -> dict:
         text = doc["text"] or ""
-        ocr = bool(doc.get("ocr")) if doc.get("ocr") is not None and doc.get("ocr") == doc.get("ocr") else False
+        ocr = is_true(doc.get("ocr"))
         speech = not ocr and doc["modality"] in ("transcript", "subtitle")
         kind = "ocr" if ocr else "speech" if speech else "flow" if doc["format"] in CUE_FORMATS else "keep"
         if kind == "keep":

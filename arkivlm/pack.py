@@ -20,14 +20,10 @@ MODALITIES = ["text", "transcript", "subtitle"]
 SEPARATOR = {"causal": "<|endoftext|>", "masked": "[SEP]"}
 
 
-def decade_of(date: str | None) -> int | None:
-    from arkivlm.dates import decade
-
-    return decade(date)
-
-
 def pack_split(tok, family: str, parquet_dir: str, out_dir: Path, s: dict) -> dict:
     import pyarrow.dataset as ds
+
+    from arkivlm.dates import decade_of
 
     out_dir.mkdir(parents=True, exist_ok=True)
     sep = tok.token_to_id(SEPARATOR[family])

@@ -20,7 +20,7 @@ def run(spark, settings: dict, in_docs: str, out_train: str, out_validation: str
     from pyspark.sql import functions as F
 
     from arkivlm.io import write_json, write_parquet
-    from arkivlm.tables import decade_counts
+    from arkivlm.tables import source_decade_counts
 
     settings = {**DEFAULTS, **(settings or {})}
     docs = spark.read.parquet(in_docs)
@@ -37,8 +37,8 @@ def run(spark, settings: dict, in_docs: str, out_train: str, out_validation: str
         part = docs.where(F.col("split") == split).drop("split")
         write_parquet(part.repartition(max(1, -(-n // settings["docs_per_file"])), "id").sortWithinPartitions("id"), out)
     stats = {"stage": "corpus", "docs_in": total, "docs_out": total, "dropped": {}, "splits": per_split,
-             "validation_fraction": settings["validation_fraction"], "per_decade": decade_counts(docs),
-             "per_source": decade_counts(docs, by=F.col("source"))}
+             "validation_fraction": settings["validation_fraction"]}
+    stats["per_source"], stats["per_decade"] = source_decade_counts(docs)
     write_json(stats, out_stats)
     docs.unpersist()
     return stats

@@ -51,7 +51,7 @@ def run_filter(spark, settings: dict, allow_rights: list[str], in_docs: str, int
             removed = str(Path(interim).parent / "lines_removed")
             call = lambda: lines.run(spark, s, previous, p["docs"], p["dropped"], p["stats"], removed)
         else:
-            module = {"lines": lines, "langid": langid, "quality": quality, "pii": pii}[stage]
+            module = {"langid": langid, "quality": quality, "pii": pii}[stage]
             call = lambda: module.run(spark, s, previous, p["docs"], p["dropped"], p["stats"])
         results[stage] = _timed(stage, call)
         previous = p["docs"]

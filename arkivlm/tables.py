@@ -8,6 +8,7 @@ duplicate_of) and the stats, and refuses to finish when the counts do not reconc
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 DOCUMENT_FIELDS = [
     ("id", "string"), ("source", "string"), ("modality", "string"), ("rights", "string"),
@@ -51,16 +52,33 @@ def decade_column():
 def word_count_column(col: str = "text"):
     from pyspark.sql import functions as F
 
-    return F.size(F.split(F.trim(F.coalesce(F.col(col), F.lit(""))), r"\s+")) - F.when(F.trim(F.coalesce(F.col(col), F.lit(""))) == "", 1).otherwise(0)
+    trimmed = F.trim(F.coalesce(F.col(col), F.lit("")))
+    return F.when(trimmed == "", 0).otherwise(F.size(F.split(trimmed, r"\s+")))
 
 
-def decade_counts(df, by=None) -> dict:
-    """{decade: {docs, words}} of `df` (or grouped `by` another column)."""
+def source_decade_counts(df) -> tuple[dict, dict]:
+    """({source: {docs, words}}, {decade: {docs, words}}) of `df`, in one pass."""
     from pyspark.sql import functions as F
 
-    key = (by if by is not None else decade_column() if "date" in df.columns else F.lit("undated")).alias("decade")
-    rows = df.groupBy(key).agg(F.count("*").alias("docs"), F.sum(word_count_column()).alias("words")).collect()
-    return {r["decade"]: {"docs": int(r["docs"]), "words": int(r["words"] or 0)} for r in sorted(rows, key=lambda r: r["decade"])}
+    decade = decade_column() if "date" in df.columns else F.lit("undated")
+    rows = df.groupBy("source", decade.alias("decade")).agg(F.count("*").alias("docs"),
+                                                             F.sum(word_count_column()).alias("words")).collect()
+    by_source: dict = {}
+    by_decade: dict = {}
+    for r in rows:
+        for key, out in ((r["source"], by_source), (r["decade"], by_decade)):
+            c = out.setdefault(key, {"docs": 0, "words": 0})
+            c["docs"] += int(r["docs"])
+            c["words"] += int(r["words"] or 0)
+    return dict(sorted(by_source.items())), dict(sorted(by_decade.items()))
+
+
+def is_true(value) -> bool:
+    """A nullable boolean cell from Arrow (True, False, None, NaN or pandas' NA) as a bool."""
+    try:
+        return bool(bool(value) and value == value)
+    except TypeError:  # pandas' NA
+        return False
 
 
 class StatsMismatch(RuntimeError):
@@ -84,9 +102,8 @@ def finish_stage(df, *, stage: str, docs_in: int, out_docs: str, out_dropped: st
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    from arkivlm.io import write_json, write_parquet
-
     from arkivlm import audit
+    from arkivlm.io import write_json, write_parquet
 
     df = df.persist(StorageLevel.MEMORY_AND_DISK)
     # One pass: documents per reason, documents in and out per decade, and the audit's examples
@@ -126,8 +143,6 @@ def finish_stage(df, *, stage: str, docs_in: int, out_docs: str, out_dropped: st
         dropped.select("id", "source", "modality", "path", F.lit(stage).alias("stage"), F.col("drop_reason").alias("reason"),
                        F.col("drop_detail").alias("detail"), "duplicate_of", *dropped_extra).coalesce(1).sortWithinPartitions("id"),
         out_dropped)
-    from pathlib import Path
-
     examples = audit.document(
         stage, audit.collect([r for r in rows if r["drop_reason"] is not None], 3, lambda r: r["drop_reason"]),
         audit.collect([r for r in rows if r["drop_reason"] is None], 2, lambda r: r["_kept_source"]), removed_lines)

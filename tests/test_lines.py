@@ -169,7 +169,7 @@ def test_dates_normalised():
     assert dates.normalize_date("1921-02-30") == "1921-02" and dates.normalize_date("okänt") is None
     assert dates.date_in_name("/a/bib4345612_18620103_0_10_0001_alto.xml") == "1862-01-03"
     assert dates.date_in_name("/1921/x.xml") is None
-    assert dates.decade("1915-03-01") == 1910 and dates.decade(None) is None
+    assert dates.decade_of("1915-03-01") == 1910 and dates.decade_of(None) is None
 
 
 def test_date_from_path():
