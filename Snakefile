@@ -3,6 +3,7 @@
 #   snakemake --cores all                          # config.yaml: the bundled sample archive
 #   snakemake --cores all --configfile my.yaml     # your own archive
 #   snakemake corpus                               # stop after a stage
+#   snakemake ablation                             # the same model on each variant of the corpus
 
 from snakemake.utils import min_version
 
@@ -24,6 +25,7 @@ include: "workflow/rules/corpus.smk"
 include: "workflow/rules/tokenizer.smk"
 include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/ablation.smk"
 
 
 report: "workflow/report/workflow.rst"

@@ -112,19 +112,33 @@ def cmd_pack(args):
 def cmd_pretrain(args):
     from arkivlm.train import pretrain
 
-    return pretrain.run(args.model, args.packed, args.tokenizer, args.out, args.settings, args.data_card)
+    return pretrain.run(args.model, args.packed, args.tokenizer, args.out, args.settings, args.data_card, args.validation)
 
 
 def cmd_evaluate(args):
     from arkivlm import evaluate
 
-    return evaluate.run(args.model_dir, args.packed, args.out)
+    return evaluate.run(args.model_dir, args.packed, args.out, args.validation)
 
 
 def cmd_datacard(args):
     from arkivlm import datacard
 
     datacard.run(args.config, args.stats_dir, args.packed_dir, args.md, args.html)
+
+
+def cmd_ablation_data(args):
+    from arkivlm import ablation
+
+    return ablation.build(_spark(args, "ablation"), args.settings, args.config, args.results, args.tokenizer,
+                          args.heldout, args.out)
+
+
+def cmd_ablation_report(args):
+    from arkivlm import ablation
+
+    out = {k: getattr(args, k) for k in ("summary", "table", "chart", "card_md", "card_html")}
+    return ablation.report(args.variants, args.eval_dir, args.config, args.stats_dir, args.packed_dir, out)
 
 
 def cmd_figures(args):
@@ -189,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     for path in ("packed", "tokenizer", "out"):
         s.add_argument(f"--{path}", required=True)
     s.add_argument("--data-card", default=None, help="the data card (Markdown) for the model card")
+    s.add_argument("--validation", default=None, help="packed split to validate on (default: <packed>/validation)")
     s.set_defaults(func=cmd_pretrain)
     s = sub.add_parser("datacard")
     s.add_argument("--config", type=_json, required=True)
@@ -200,9 +215,22 @@ def build_parser() -> argparse.ArgumentParser:
     for path in ("results", "out-dir"):
         s.add_argument(f"--{path}", required=True)
     s.set_defaults(func=cmd_figures)
+    s = sub.add_parser("ablation-data", help="the ablation's variants of the corpus, as token shards")
+    s.add_argument("--settings", type=_json, default={}, help="the `ablation` section")
+    s.add_argument("--config", type=_json, required=True, help="the stages' sections: clean, lines, langid, quality, pii, dedup, release")
+    s.add_argument("--spark", type=_json, default={})
+    for path in ("results", "tokenizer", "heldout", "out"):
+        s.add_argument(f"--{path}", required=True)
+    s.set_defaults(func=cmd_ablation_data)
+    s = sub.add_parser("ablation-report", help="summary.json, table, chart and data card of an ablation")
+    s.add_argument("--config", type=_json, required=True)
+    for path in ("variants", "eval-dir", "stats-dir", "packed-dir", "summary", "table", "chart", "card-md", "card-html"):
+        s.add_argument(f"--{path}", required=True)
+    s.set_defaults(func=cmd_ablation_report)
     s = sub.add_parser("evaluate")
     for path in ("model-dir", "packed", "out"):
         s.add_argument(f"--{path}", required=True)
+    s.add_argument("--validation", default=None, help="packed split to evaluate on (default: <packed>/validation)")
     s.set_defaults(func=cmd_evaluate)
     return p
 

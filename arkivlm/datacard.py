@@ -33,7 +33,8 @@ def token_totals(packed_dir: str | Path) -> dict:
     return out
 
 
-def markdown(config: dict, stats: dict, tokens: dict) -> str:
+def markdown(config: dict, stats: dict, tokens: dict, ablation: str | None = None) -> str:
+    """`ablation`: the ablation's section (arkivlm.ablation.markdown_section), when it has run."""
     ingest = stats.get("ingest", {})
     per_source = ingest.get("per_source", {})
     corpus = stats.get("corpus", {}).get("splits", {})
@@ -88,6 +89,8 @@ def markdown(config: dict, stats: dict, tokens: dict) -> str:
         if settings:
             lines.append(f"- **{key}**: `{json.dumps(settings, sort_keys=True)}`")
     lines.append(f"- **clean**: `{json.dumps(config.get('clean', {}), sort_keys=True)}`")
+    if ablation:
+        lines += ["", ablation]
     lines += ["", "## Known limitations", ""] + [f"- {l}" for l in LIMITATIONS] + [""]
     return "\n".join(lines)
 

@@ -41,7 +41,8 @@ def evaluate_blocks(model, dataset, batch_size: int = 32) -> dict:
     return out
 
 
-def run(model_dir: str, packed_dir: str, out_json: str) -> dict:
+def run(model_dir: str, packed_dir: str, out_json: str, validation_dir: str | None = None) -> dict:
+    """Evaluates on `validation_dir` (default: `packed_dir`/validation)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
@@ -57,7 +58,7 @@ def run(model_dir: str, packed_dir: str, out_json: str) -> dict:
     model = (AutoModelForCausalLM if family == "causal" else AutoModelForMaskedLM).from_pretrained(str(hf))
     tok = load(str(hf / "tokenizer.json"))
     special = special_tokens(tok, family)
-    split = PackedSplit(f"{packed_dir}/validation")
+    split = PackedSplit(validation_dir or f"{packed_dir}/validation")
 
     def dataset(tokens=None):
         ds = BlockDataset(split if tokens is None else None, s["block_size"], family, special, s["seed"] + 1,

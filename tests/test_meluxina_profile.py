@@ -23,7 +23,9 @@ FAKE = {
 }
 
 
-def render(tmp_path: Path) -> dict[str, str]:
+def render(tmp_path: Path, rules=("ingest", "pretrain_model"), targets=("ingest", "results/models/gpt_big/train_summary.json"),
+           extra_config=None, existing_dirs=(), min_jobs=2) -> list[str]:
+    """The sbatch command lines of the first round of jobs the profile submits for `targets`."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for name, body in FAKE.items():
@@ -31,7 +33,7 @@ def render(tmp_path: Path) -> dict[str, str]:
         (bin_dir / name).chmod(0o755)
     (tmp_path / "archive").mkdir()
     (tmp_path / "archive" / "a.srt").write_text("1\n00:00:01,000 --> 00:00:02,000\nHej\n")
-    cfg = {"results": "results", "spark": {"nodes": 4},
+    cfg = {"results": "results", "spark": {"nodes": 4}, **(extra_config or {}),
            "sources": [{"name": "tv", "modality": "subtitle", "format": "srt", "path": "archive/*.srt", "rights": "public"}],
            "models": [{"name": "gpt_big", "type": "causal", "preset": "125m", "train": {"num_nodes": 16}}]}
     # the pretraining job's inputs exist, so it is submitted in the same round as ingest
@@ -40,30 +42,36 @@ def render(tmp_path: Path) -> dict[str, str]:
     (res / "tokenizer").mkdir()
     (res / "tokenizer" / "tokenizer.json").write_text("{}")
     (res / "data_card.md").write_text("# Data card")
+    for d in existing_dirs:
+        (res / d).mkdir(parents=True, exist_ok=True)
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     log = tmp_path / "sbatch.log"
     env = {**os.environ, "PATH": f"{bin_dir}:{Path(sys.executable).parent}:{os.environ['PATH']}", "ARKIVLM_SBATCH_LOG": str(log),
            "MELUXINA_ACCOUNT": "p200123", "MELUXINA_QOS": "default"}
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--profile", str(REPO / "profiles" / "meluxina"),
            "--directory", str(tmp_path), "--configfile", str(tmp_path / "c.yaml"), "--rerun-triggers", "mtime",
-           "--allowed-rules", "ingest", "pretrain_model", "--", "ingest", "results/models/gpt_big/train_summary.json"]
+           "--allowed-rules", *rules, "--", *targets]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     deadline = time.time() + 180
     while time.time() < deadline and proc.poll() is None:
-        if log.exists() and len(log.read_text().splitlines()) >= 2:
+        if log.exists() and len(log.read_text().splitlines()) >= min_jobs:
             break
         time.sleep(0.5)
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
     out = proc.communicate(timeout=60)[0]
     lines = log.read_text().splitlines() if log.exists() else []
-    assert len(lines) >= 2, out[-4000:]
+    assert len(lines) >= min_jobs, out[-4000:]
+    return lines
+
+
+def by_rule(lines: list[str]) -> dict[str, str]:
     return {re.search(r"--comment rule_([a-z_]+?)(?:_wildcards\S*)? ", line).group(1): line for line in lines}
 
 
 def test_sixteen_node_pretraining_and_four_node_spark_stage(tmp_path):
-    sb = render(tmp_path)
+    sb = by_rule(render(tmp_path))
     pre, spark = sb["pretrain_model"], sb["ingest"]
     # every job: the project account and QoS from the environment
     for line in (pre, spark):
@@ -75,3 +83,17 @@ def test_sixteen_node_pretraining_and_four_node_spark_stage(tmp_path):
     # Spark stage: cpu partition, 4 whole nodes of 2 x 64 cores
     assert "-p cpu" in spark and "--nodes=4" in spark and "--ntasks-per-node=2" in spark and "--cpus-per-task=64" in spark
     assert "--gres" not in spark and "--mem 480000" in spark
+
+
+def test_ablation_variants_train_in_parallel_gpu_jobs(tmp_path):
+    """`snakemake ablation` on MeluXina: every variant's model is its own GPU job, all submitted at once."""
+    variants = ["full", "unfiltered", "no_langid", "no_quality", "no_lines", "no_dedup"]
+    lines = render(tmp_path, rules=("ablation_pretrain",),
+                   targets=[f"results/ablation/models/{v}/train_summary.json" for v in variants],
+                   extra_config={"ablation": {"train": {"num_nodes": 2}}},
+                   existing_dirs=[f"ablation/data/{v}" for v in variants], min_jobs=len(variants))
+    assert len(lines) == len(variants)
+    for v in variants:
+        line = next(l for l in lines if f"--comment rule_ablation_pretrain_wildcards_{v} " in l)
+        assert "-p gpu" in line and "--gres=gpu:4" in line and "--nodes=2" in line and "--ntasks-per-node=4" in line
+        assert "--signal=SIGUSR1@90" in line and "-A p200123" in line

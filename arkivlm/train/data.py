@@ -88,14 +88,15 @@ class ResumableSampler(Sampler[int]):
 
 class PackedDataModule(L.LightningDataModule):
     def __init__(self, packed_dir: str, family: str, special: dict, vocab_size: int, block_size: int, batch_size: int,
-                 accumulate: int, seed: int, num_workers: int = 0):
+                 accumulate: int, seed: int, num_workers: int = 0, validation_dir: str | None = None):
         super().__init__()
+        self.validation_dir = validation_dir or f"{packed_dir}/validation"
         self.packed_dir, self.family, self.special, self.vocab_size = packed_dir, family, special, vocab_size
         self.block_size, self.batch_size, self.accumulate, self.seed, self.num_workers = block_size, batch_size, accumulate, seed, num_workers
 
     def setup(self, stage: str | None = None) -> None:
         self.train_set = BlockDataset(PackedSplit(f"{self.packed_dir}/train"), self.block_size, self.family, self.special, self.seed)
-        self.val_set = BlockDataset(PackedSplit(f"{self.packed_dir}/validation"), self.block_size, self.family, self.special, self.seed + 1)
+        self.val_set = BlockDataset(PackedSplit(self.validation_dir), self.block_size, self.family, self.special, self.seed + 1)
         for ds in (self.train_set, self.val_set):
             ds.vocab_size = self.vocab_size
         world = self.trainer.world_size if self.trainer else 1

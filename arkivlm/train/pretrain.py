@@ -117,7 +117,8 @@ def stop_at_step_callback(step: int | None, ckpt_dir: Path):
 
 
 def run(model_entry: dict, packed_dir: str, tokenizer_dir: str, out_dir: str, settings: dict | None = None,
-        data_card: str | None = None) -> dict:
+        data_card: str | None = None, validation_dir: str | None = None) -> dict:
+    """`validation_dir`: the packed split to validate on (default: `packed_dir`/validation)."""
     import lightning as L
     import torch
     from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, ThroughputMonitor
@@ -147,7 +148,7 @@ def run(model_entry: dict, packed_dir: str, tokenizer_dir: str, out_dir: str, se
                             max_steps=s["max_steps"], min_lr_ratio=s["min_lr_ratio"])
     module.flops_per_batch = flops_per_batch(family, cfg, s["batch_size"], s["block_size"])
     data = PackedDataModule(packed_dir, family, special, tok.get_vocab_size(), s["block_size"], s["batch_size"],
-                            s["accumulate"], s["seed"], s["num_workers"])
+                            s["accumulate"], s["seed"], s["num_workers"], validation_dir)
 
     plugins = []
     if "SLURM_JOB_ID" in os.environ and os.environ.get("SLURM_JOB_NAME") not in ("bash", "interactive"):

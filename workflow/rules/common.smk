@@ -112,10 +112,31 @@ def train_setting(model, key, default):
     return MODELS[model].get("train", {}).get(key, config["train"].get(key, default))
 
 
+def train_tasks_per_node(devices):
+    """One task per device (Lightning: num_nodes x devices); a GPU node's 4 when not given."""
+    return devices if isinstance(devices, int) and devices > 1 else 4
+
+
 def pretrain_resources(model):
-    """Nodes and tasks per node of a model's training job (Lightning: num_nodes x devices)."""
-    devices = train_setting(model, "devices", "auto")
-    return {"nodes": train_setting(model, "num_nodes", 1), "tasks_per_node": devices if isinstance(devices, int) and devices > 1 else 4}
+    """Nodes and tasks per node of a model's training job."""
+    return {"nodes": train_setting(model, "num_nodes", 1), "tasks_per_node": train_tasks_per_node(train_setting(model, "devices", "auto"))}
+
+
+def ablation_settings():
+    """The `ablation` section over its defaults (arkivlm.ablation.DEFAULTS)."""
+    from arkivlm.ablation import merged_settings
+
+    return merged_settings(config.get("ablation"))
+
+
+# The ablation's models train with `train:` and ablation.train over it, all alike.
+ABLATION_TRAIN = {**config["train"], **ablation_settings()["train"]}
+
+
+def ablation_model(variant):
+    from arkivlm.ablation import model_entry
+
+    return model_entry(config.get("ablation"), variant)
 
 
 def sample_manifest():

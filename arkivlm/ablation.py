@@ -1,0 +1,415 @@
+"""Ablation: the same model trained on each variant of the corpus, evaluated on one held-out set.
+
+Variants (config `ablation.variants`):
+
+- `full`: the released training split.
+- `unfiltered`: the ingest table after only what tokenizing needs: clean's Unicode repair, markup
+  and timings out (no boilerplate removal), lines joined without removing any, PII redacted.
+- `no_langid`, `no_quality`, `no_lines`: the pipeline with that stage left out. The documents the
+  stage dropped are taken from its input table and sent through the stages after it (the same
+  partition functions the filter chain runs), then deduplicated against the corpus and among
+  themselves. The documents the full pipeline kept keep its decisions; for `no_lines` they carry
+  their text with every line kept (clean -> lines with `enabled: false` -> PII).
+- `no_dedup`: every document the filters kept (the PII stage's output).
+
+The rights hold-back and PII redaction are never ablated. The held-out set is the full corpus's
+validation split, tokenized by `pack` (`packed/<family>/validation`). Its documents and every
+member of their duplicate clusters (`dropped/dedup` rows whose `duplicate_of` is held out) are
+excluded from every variant; documents the real dedup never compared with the held-out set (those
+a filter had dropped before it) are checked against it with the same MinHash LSH and verification
+as dedup, and dropped from the variant when they are a copy.
+
+Each variant is written straight to token shards (Spark tasks tokenize their partition and write
+one shard each), with a narrow manifest (`docs/`: id, source, modality, date, tokens, shard), never
+as a full-text copy; the stage outputs are read once more, no stage's whole filter pass runs twice.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+VARIANTS = ("full", "unfiltered", "no_langid", "no_quality", "no_lines", "no_dedup")
+ABLATED_STAGE = {"no_langid": "langid", "no_quality": "quality", "no_lines": "lines"}
+DEFAULTS = {"variants": list(VARIANTS), "model": {"type": "causal", "preset": "tiny"}, "train": {},
+            "docs_per_shard": 20000}
+VARIANT_COLUMNS = ["id", "source", "modality", "date", "text"]
+MANIFEST_DDL = "id string, source string, modality string, date string, tokens long, shard string"
+
+
+def merged_settings(settings: dict | None) -> dict:
+    s = {**DEFAULTS, **(settings or {})}
+    s["model"] = {**DEFAULTS["model"], **s.get("model", {})}
+    return s
+
+
+def model_entry(settings: dict, variant: str) -> dict:
+    m = merged_settings(settings)["model"]
+    return {"name": f"ablation_{variant}", "type": m["type"], "preset": m.get("preset", "tiny")}
+
+
+# --- the filter stages as DataFrame transformations -------------------------------------------------
+
+def apply_stage(df, stage: str, settings: dict):
+    """`df` through one filter stage's partition function (lazily); the rows it keeps."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DoubleType, IntegerType, StringType, StructField, StructType
+
+    from arkivlm.tables import DOCUMENT_FIELDS
+
+    doc_cols = [n for n, _ in DOCUMENT_FIELDS]
+    if stage == "lines":
+        from arkivlm.lines import EXTRA_COLUMNS, LINES_DDL, lines_partition, merged_settings as lines_settings
+
+        s = lines_settings(settings)
+        if "line_conf" not in df.columns:
+            df = df.withColumn("line_conf", F.lit(None).cast("array<double>"))
+        out, drop = df.select(*doc_cols, "line_conf").mapInPandas(lambda it: lines_partition(it, s), LINES_DDL), EXTRA_COLUMNS
+    elif stage == "langid":
+        from arkivlm.langid import DEFAULTS as LID_DEFAULTS, LID_DDL, langid_partition
+
+        s = {**LID_DEFAULTS, **(settings or {})}
+        out, drop = df.select(*doc_cols).mapInPandas(lambda it: langid_partition(it, s), LID_DDL), ()
+    elif stage == "quality":
+        from arkivlm.quality import quality_partition
+
+        schema = StructType(df.schema.fields + [StructField("quality_score", DoubleType()),
+                                                StructField("drop_reason", StringType()), StructField("drop_detail", StringType())])
+        out, drop = df.mapInPandas(lambda it: quality_partition(it, settings), schema), ()
+    elif stage == "pii":
+        from arkivlm.pii import PII_TYPES, pii_partition
+
+        schema = StructType(df.schema.fields + [StructField(f"pii_{k}", IntegerType()) for k in PII_TYPES]
+                            + [StructField("drop_reason", StringType()), StructField("drop_detail", StringType())])
+        out, drop = df.mapInPandas(pii_partition, schema), tuple(f"pii_{k}" for k in PII_TYPES)
+    else:
+        raise ValueError(f"ablation: no stage {stage!r}")
+    return out.where(F.col("drop_reason").isNull()).drop("drop_reason", "drop_detail", *drop)
+
+
+def cleaned_without_filters(spark, ingest_docs: str, allow_rights: list[str], clean_settings: dict):
+    """The ingest table through clean's Unicode repair and cue handling, with no boilerplate removed;
+    documents whose rights the release does not allow stay out."""
+    from pyspark.sql import functions as F
+
+    from arkivlm.clean import CLEANED_DDL, DEFAULTS as CLEAN_DEFAULTS, PREPARED_DDL, assemble_partition, prepare_partition
+
+    s = {**CLEAN_DEFAULTS, **(clean_settings or {})}
+    bp = {**CLEAN_DEFAULTS["boilerplate"], **s.get("boilerplate", {})}
+    unwrap, modalities, allowed = set(s["unwrap_formats"]), set(bp["modalities"]), set(allow_rights)
+    nothing_frequent = spark.sparkContext.broadcast({})
+    out = spark.read.parquet(ingest_docs).mapInPandas(lambda it: prepare_partition(it, unwrap, modalities), PREPARED_DDL) \
+        .mapInPandas(lambda it: assemble_partition(it, allowed, bp, nothing_frequent), CLEANED_DDL)
+    return out.where(F.col("drop_reason").isNull()).drop("drop_reason", "drop_detail", "boilerplate_cues")
+
+
+def all_lines(df, settings: dict, lines_settings: dict):
+    """Lines joined with none removed, then PII redacted: the text of a document without line cleaning."""
+    kept_lines = apply_stage(df, "lines", {**(lines_settings or {}), "enabled": False})
+    return apply_stage(kept_lines, "pii", settings.get("pii", {}))
+
+
+# --- copies: MinHash LSH as in dedup, one set queried against another --------------------------------
+
+def keyed(df, s: dict):
+    """(id, key, bands) of every row: dedup's key and LSH bands."""
+    from arkivlm.dedup import signature_partition
+
+    return df.select("id", "text").mapInPandas(lambda it: signature_partition(it, s), "id string, key string, bands array<bigint>")
+
+
+def copy_pairs(queries, reference, s: dict):
+    """Verified (a, b): a from `queries`, b from `reference` (both keyed), b != a, a copy of each
+    other by dedup's rule (Jaccard, or containment for a cropped copy)."""
+    from pyspark.sql import functions as F
+
+    from arkivlm.dedup import verify_partition
+
+    def exploded(k, name):
+        return k.select(F.col("id").alias(name), F.posexplode("bands").alias("band", "h"))
+
+    pairs = exploded(queries, "a").join(exploded(reference, "b"), ["band", "h"]).where(F.col("a") != F.col("b")) \
+        .select("a", "b").distinct()
+    with_keys = pairs.join(queries.select(F.col("id").alias("a"), F.col("key").alias("key_a")), "a") \
+        .join(reference.select(F.col("id").alias("b"), F.col("key").alias("key_b")), "b")
+    return with_keys.mapInPandas(lambda it: verify_partition(it, s), "a string, b string")
+
+
+def dedup_readmitted(readmitted, corpus_keyed, s: dict):
+    """Readmitted documents that copy no corpus document and no readmitted document of a smaller id."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    r = readmitted.persist(StorageLevel.MEMORY_AND_DISK)
+    rk = keyed(r, s).persist(StorageLevel.MEMORY_AND_DISK)
+    of_corpus = copy_pairs(rk, corpus_keyed, s).select(F.col("a").alias("id"))
+    among = copy_pairs(rk, rk, s).where(F.col("b") < F.col("a")).select(F.col("a").alias("id"))
+    return r.join(of_corpus.union(among).distinct(), "id", "left_anti")
+
+
+# --- token shards straight from Spark ---------------------------------------------------------------
+
+def shard_partition(batches, tokenizer_file: str, family: str, out_dir: str):
+    """Tokenize one sorted partition and write it as one shard (pack's format); yield the manifest."""
+    import pandas as pd
+    from pyspark import TaskContext
+
+    from arkivlm.dates import decade_of
+    from arkivlm.pack import MODALITIES, SEPARATOR
+    from arkivlm.tokenizer import load
+
+    tok = load(tokenizer_file)
+    sep = tok.token_to_id(SEPARATOR[family])
+    dtype = np.uint16 if tok.get_vocab_size() <= 65535 else np.uint32
+    name = f"shard_{TaskContext.get().partitionId():05d}"
+    buf, docs, frames, n = [], [], [], 0
+    for pdf in batches:
+        counts = []
+        for enc, modality, date in zip(tok.encode_batch(list(pdf["text"]), add_special_tokens=False), pdf["modality"], pdf["date"]):
+            ids = np.asarray(enc.ids + [sep], dtype=np.int64)
+            decade = decade_of(date)
+            docs.append((n, n + len(ids) - 1, MODALITIES.index(modality), -1 if decade is None else decade))
+            buf.append(ids)
+            n += len(ids)
+            counts.append(len(ids))
+        frames.append(pdf[["id", "source", "modality", "date"]].assign(tokens=counts, shard=name))
+    if not docs:
+        return
+    out = Path(out_dir)
+    for suffix, write in ((".bin", lambda p: np.concatenate(buf).astype(dtype).tofile(p)),
+                          (".docs.npy", lambda p: np.save(p, np.array(docs, dtype=np.int64).reshape(-1, 4)))):
+        tmp = out / f".{name}{suffix}.tmp-{os.getpid()}"
+        with open(tmp, "wb") as fh:
+            write(fh)
+        os.replace(tmp, out / f"{name}{suffix}")
+    yield pd.concat(frames, ignore_index=True)
+
+
+def write_variant(df, n_partitions: int, tokenizer_file: str, family: str, out_dir: Path) -> dict:
+    """`df` (id, source, modality, date, text) as token shards under `out_dir/train` and its manifest
+    under `out_dir/docs`; rows hash-partitioned and sorted by id, so every run writes the same bytes."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from arkivlm.io import write_json, write_parquet
+    from arkivlm.pack import MODALITIES
+    from arkivlm.tokenizer import load
+
+    train = out_dir / "train"
+    shutil.rmtree(out_dir, ignore_errors=True)
+    train.mkdir(parents=True)
+    sorted_rows = df.select(*VARIANT_COLUMNS).repartition(n_partitions, "id").sortWithinPartitions("id")
+    manifest = sorted_rows.mapInPandas(lambda it: shard_partition(it, tokenizer_file, family, str(train)), MANIFEST_DDL)
+    write_parquet(manifest, out_dir / "docs")  # the one action: it writes the shards as it goes
+    table = pq.read_table(out_dir / "docs", columns=["shard", "tokens"]).group_by("shard").aggregate([("tokens", "sum"), ("tokens", "count")])
+    per_shard = sorted(zip(table.column("shard").to_pylist(), table.column("tokens_sum").to_pylist(),
+                           table.column("tokens_count").to_pylist()))
+    tok = load(tokenizer_file)
+    from arkivlm.pack import SEPARATOR
+
+    dtype = np.uint16 if tok.get_vocab_size() <= 65535 else np.uint32
+    shards = [{"file": f"{name}.bin", "docs": f"{name}.docs.npy", "tokens": int(t), "n_docs": int(c)} for name, t, c in per_shard]
+    index = {"family": family, "dtype": np.dtype(dtype).name, "separator": tok.token_to_id(SEPARATOR[family]),
+             "vocab_size": tok.get_vocab_size(), "modalities": MODALITIES, "shards": shards,
+             "tokens": sum(x["tokens"] for x in shards), "docs": sum(x["n_docs"] for x in shards)}
+    write_json(index, train / "index.json")
+    return {"docs": index["docs"], "tokens": index["tokens"], "shards": len(shards)}
+
+
+# --- building the variants --------------------------------------------------------------------------
+
+def build(spark, settings: dict, config: dict, results: str, tokenizer_file: str, heldout_dir: str, out_root: str) -> dict:
+    """Every variant of `settings["variants"]` under `out_root/<variant>/` from the stage outputs of
+    the run under `results`; returns {variant: {docs, tokens, shards, excluded: {...}}}."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    from arkivlm.io import write_json
+    from arkivlm.stage_chains import FILTER_STAGES
+
+    from arkivlm.dedup import DEFAULTS as DEDUP_DEFAULTS
+
+    s = merged_settings(settings)
+    dedup_s = {**DEDUP_DEFAULTS, **config.get("dedup", {})}
+    family = s["model"]["type"]
+    R = Path(results)
+    read = lambda p: spark.read.parquet(str(R / p))
+    docs_in = json.loads((R / "stats" / "ingest.json").read_text())["docs_out"]
+    n_partitions = max(1, math.ceil(docs_in / s["docs_per_shard"]))
+
+    train = read("corpus/train")
+    validation = read("corpus/validation")
+    heldout_ids = validation.select("id")
+    cluster = read("dropped/dedup").join(heldout_ids.withColumnRenamed("id", "duplicate_of"), "duplicate_of").select("id")
+    excluded = heldout_ids.union(cluster).distinct().persist(StorageLevel.MEMORY_AND_DISK)
+    heldout_keyed = keyed(validation, dedup_s).persist(StorageLevel.MEMORY_AND_DISK)
+    vetted = train.select("id")  # the real dedup compared these with the held-out set
+    corpus_keyed = None
+
+    def decontaminated(df):
+        """`df` without held-out documents, their cluster members and copies of them; and the rows
+        before the copy check (persisted: both the check and the output read them)."""
+        df = df.select(*VARIANT_COLUMNS).join(excluded, "id", "left_anti").persist(StorageLevel.MEMORY_AND_DISK)
+        unvetted = df.join(vetted, "id", "left_anti")
+        copies = copy_pairs(keyed(unvetted, dedup_s), heldout_keyed, dedup_s).select(F.col("a").alias("id")).distinct()
+        return df.join(copies, "id", "left_anti"), df
+
+    def readmitted(stage):
+        """Documents `stage` dropped, through the stages after it, deduplicated."""
+        nonlocal corpus_keyed
+        before = FILTER_STAGES[FILTER_STAGES.index(stage) - 1]
+        dropped_ids = read(f"dropped/{stage}").select("id")
+        docs = read(f"interim/{before}").join(dropped_ids, "id", "left_semi")
+        if stage == "lines":
+            docs = apply_stage(docs, "lines", {**config.get("lines", {}), "enabled": False})
+        for later in FILTER_STAGES[FILTER_STAGES.index(stage) + 1:]:
+            docs = apply_stage(docs, later, config.get(later, {}))
+        if corpus_keyed is None:
+            corpus_keyed = keyed(train.unionByName(validation), dedup_s).persist(StorageLevel.MEMORY_AND_DISK)
+        return dedup_readmitted(docs.select(*VARIANT_COLUMNS), corpus_keyed, dedup_s)
+
+    out = {}
+    for variant in s["variants"]:
+        if variant == "full":
+            df = train
+        elif variant == "no_dedup":
+            df = read("interim/pii")
+        elif variant == "unfiltered":
+            cleaned = cleaned_without_filters(spark, str(R / "interim/ingest"), config["release"]["allow_rights"], config.get("clean", {}))
+            df = all_lines(cleaned, config, config.get("lines", {}))
+        elif variant == "no_lines":
+            kept = all_lines(read("interim/clean").join(train.select("id"), "id", "left_semi"), config, config.get("lines", {}))
+            df = kept.select(*VARIANT_COLUMNS).unionByName(readmitted("lines"))
+        elif variant in ABLATED_STAGE:
+            df = train.select(*VARIANT_COLUMNS).unionByName(readmitted(ABLATED_STAGE[variant]))
+        else:
+            raise ValueError(f"config key ablation.variants: unknown variant {variant!r}")
+        clean_df, candidates = decontaminated(df)
+        result = write_variant(clean_df, n_partitions, tokenizer_file, family, Path(out_root) / variant)
+        result["copies_of_heldout"] = candidates.count() - result["docs"]
+        candidates.unpersist()
+        out[variant] = result
+    heldout = json.loads((Path(heldout_dir) / "index.json").read_text())
+    summary = {"heldout": {"docs": heldout["docs"], "tokens": heldout["tokens"], "excluded_ids": excluded.count()},
+               "variants": out}
+    write_json(summary, Path(out_root) / "variants.json")
+    for df in (excluded, heldout_keyed, corpus_keyed):
+        if df is not None:
+            df.unpersist()
+    return summary
+
+
+# --- the summary ------------------------------------------------------------------------------------
+
+def _scores(metrics: dict) -> dict:
+    return {"heldout_loss": metrics.get("val_loss"), "heldout_perplexity": metrics.get("perplexity")}
+
+
+def summarize(variants_json: str, eval_dir: str, out_json: str) -> dict:
+    """`ablation/summary.json` from the variants' token counts and their held-out evaluations."""
+    from arkivlm.io import write_json
+
+    built = json.loads(Path(variants_json).read_text())
+    variants = {}
+    for name, data in built["variants"].items():
+        m = json.loads((Path(eval_dir) / f"{name}.json").read_text())
+        variants[name] = {"train_docs": data["docs"], "train_tokens": data["tokens"], "copies_of_heldout_removed": data["copies_of_heldout"],
+                          "tokens_seen": m["tokens_seen"], "steps": m["steps"], **_scores(m),
+                          "per_modality": {k: _scores(v) for k, v in m.get("per_modality", {}).items()},
+                          "per_decade": {k: _scores(v) for k, v in m.get("per_decade", {}).items()}}
+    summary = {"heldout": {"docs": built["heldout"]["docs"], "tokens": built["heldout"]["tokens"],
+                           "excluded_from_training": built["heldout"]["excluded_ids"]},
+               "variants": variants, "findings": findings(variants)}
+    write_json(summary, out_json)
+    return summary
+
+
+def findings(variants: dict) -> list[str]:
+    """One sentence per ablated stage: the held-out perplexity with and without it (single seed)."""
+    full = variants.get("full", {}).get("heldout_perplexity")
+    if full is None:
+        return []
+    out = []
+    for name, v in variants.items():
+        if name == "full" or v.get("heldout_perplexity") is None:
+            continue
+        what = "every filter" if name == "unfiltered" else ("dedup" if name == "no_dedup" else ABLATED_STAGE.get(name, name))
+        change = v["heldout_perplexity"] / full - 1
+        verdict = "the stage helps" if change > 0 else "the stage does not help here (the model is better without it)"
+        out.append(f"Without {what} ({name}): held-out perplexity {v['heldout_perplexity']:.2f} vs {full:.2f} with the full "
+                   f"pipeline ({change:+.1%}); {verdict}.")
+    return out
+
+
+def markdown_section(summary: dict) -> str:
+    variants = summary["variants"]
+    modalities = sorted({m for v in variants.values() for m in v["per_modality"]})
+    lines = ["## Ablation: the same model on each variant of the corpus", "",
+             f"Held-out set: the validation split, {summary['heldout']['docs']} documents, {summary['heldout']['tokens']:,} tokens; "
+             f"it, the members of its duplicate clusters and copies of it ({summary['heldout']['excluded_from_training']} ids "
+             "plus the copies per variant) are kept out of every variant's training data. Every variant trains the same model "
+             "on the same number of tokens with the same tokenizer and seed; one seed, so differences of a few percent may be noise.",
+             "", "| variant | train docs | train tokens | tokens seen | held-out perplexity | "
+             + " | ".join(f"{m} perplexity" for m in modalities) + " |",
+             "|---|---|---|---|---|" + "---|" * len(modalities)]
+    for name, v in variants.items():
+        per = " | ".join(f"{v['per_modality'][m]['heldout_perplexity']:.2f}" if m in v["per_modality"] else "-" for m in modalities)
+        lines.append(f"| {name} | {v['train_docs']} | {v['train_tokens']:,} | {v['tokens_seen']:,} | "
+                     f"{v['heldout_perplexity']:.2f} | {per} |")
+    lines += [""] + [f"- {f}" for f in summary.get("findings", [])] + [""]
+    return "\n".join(lines)
+
+
+def table_rows(summary: dict) -> list[dict]:
+    rows = []
+    for name, v in summary["variants"].items():
+        rows.append({"variant": name, "slice": "all", "train_docs": v["train_docs"], "train_tokens": v["train_tokens"],
+                     "tokens_seen": v["tokens_seen"], "heldout_loss": v["heldout_loss"], "heldout_perplexity": v["heldout_perplexity"]})
+        for kind in ("per_modality", "per_decade"):
+            for key, sc in v[kind].items():
+                rows.append({"variant": name, "slice": key, "train_docs": v["train_docs"], "train_tokens": v["train_tokens"],
+                             "tokens_seen": v["tokens_seen"], **sc})
+    return rows
+
+
+def plot(summary: dict, out_png: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    variants = list(summary["variants"])
+    slices = ["all"] + sorted({m for v in summary["variants"].values() for m in v["per_modality"]})
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(variants) * len(slices) / 2), 4))
+    width = 0.8 / len(slices)
+    for i, sl in enumerate(slices):
+        vals = [(summary["variants"][v]["heldout_perplexity"] if sl == "all"
+                 else summary["variants"][v]["per_modality"].get(sl, {}).get("heldout_perplexity")) or 0 for v in variants]
+        ax.bar([j + i * width for j in range(len(variants))], vals, width, label=sl)
+    ax.set_xticks([j + width * (len(slices) - 1) / 2 for j in range(len(variants))], variants, rotation=20)
+    ax.set_ylabel("held-out perplexity (lower is better)")
+    ax.set_title("Same model, same tokens: held-out perplexity per corpus variant")
+    ax.legend(title="held-out slice")
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+
+
+def report(variants_json: str, eval_dir: str, config: dict, stats_dir: str, packed_dir: str, out: dict) -> dict:
+    """summary.json, the table (CSV), the chart and the data card with the ablation's result."""
+    import pandas as pd
+
+    from arkivlm import datacard
+
+    summary = summarize(variants_json, eval_dir, out["summary"])
+    pd.DataFrame(table_rows(summary)).to_csv(out["table"], index=False)
+    plot(summary, out["chart"])
+    md = datacard.markdown(config, datacard.load_stats(stats_dir), datacard.token_totals(packed_dir), ablation=markdown_section(summary))
+    Path(out["card_md"]).write_text(md, encoding="utf-8")
+    Path(out["card_html"]).write_text(datacard.to_html(md), encoding="utf-8")
+    return summary
