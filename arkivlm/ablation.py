@@ -35,7 +35,7 @@ import numpy as np
 
 VARIANTS = ("full", "unfiltered", "no_langid", "no_quality", "no_lines", "no_dedup")
 ABLATED_STAGE = {"no_langid": "langid", "no_quality": "quality", "no_lines": "lines"}
-DEFAULTS = {"variants": list(VARIANTS), "model": {"type": "causal", "preset": "tiny"}, "train": {},
+DEFAULTS = {"variants": list(VARIANTS), "model": {"type": "causal", "preset": "tiny"}, "train": {}, "seeds": [],
             "docs_per_shard": 20000}
 VARIANT_COLUMNS = ["id", "source", "modality", "date", "text"]
 MANIFEST_DDL = "id string, source string, modality string, date string, tokens long, shard string"
@@ -292,6 +292,8 @@ def build(spark, settings: dict, config: dict, results: str, tokenizer_file: str
         clean_df, candidates = decontaminated(df)
         result = write_variant(clean_df, n_partitions, tokenizer_file, family, Path(out_root) / variant)
         result["copies_of_heldout"] = candidates.count() - result["docs"]
+        result["docs_not_in_full"] = spark.read.parquet(str(Path(out_root) / variant / "docs")).select("id") \
+            .join(vetted, "id", "left_anti").count()
         candidates.unpersist()
         out[variant] = result
     heldout = json.loads((Path(heldout_dir) / "index.json").read_text())
@@ -306,60 +308,86 @@ def build(spark, settings: dict, config: dict, results: str, tokenizer_file: str
 
 # --- the summary ------------------------------------------------------------------------------------
 
-def _scores(metrics: dict) -> dict:
-    return {"heldout_loss": metrics.get("val_loss"), "heldout_perplexity": metrics.get("perplexity")}
+def _scores(metrics: list[dict]) -> dict:
+    """Held-out loss averaged over seeds (perplexity = exp of it), weighted alike."""
+    losses = [m["val_loss"] for m in metrics if m.get("val_loss") is not None]
+    if not losses:
+        return {"heldout_loss": None, "heldout_perplexity": None}
+    loss = sum(losses) / len(losses)
+    return {"heldout_loss": round(loss, 6), "heldout_perplexity": round(math.exp(loss), 4)}
 
 
 def summarize(variants_json: str, eval_dir: str, out_json: str) -> dict:
-    """`ablation/summary.json` from the variants' token counts and their held-out evaluations."""
+    """`ablation/summary.json` from the variants' token counts and their held-out evaluations
+    (`eval_dir/<variant>/seed_<seed>.json`, one per training seed)."""
     from arkivlm.io import write_json
 
     built = json.loads(Path(variants_json).read_text())
     variants = {}
     for name, data in built["variants"].items():
-        m = json.loads((Path(eval_dir) / f"{name}.json").read_text())
-        variants[name] = {"train_docs": data["docs"], "train_tokens": data["tokens"], "copies_of_heldout_removed": data["copies_of_heldout"],
-                          "tokens_seen": m["tokens_seen"], "steps": m["steps"], **_scores(m),
-                          "per_modality": {k: _scores(v) for k, v in m.get("per_modality", {}).items()},
-                          "per_decade": {k: _scores(v) for k, v in m.get("per_decade", {}).items()}}
+        runs = {int(p.stem.split("_")[1]): json.loads(p.read_text()) for p in sorted((Path(eval_dir) / name).glob("seed_*.json"))}
+        ms = list(runs.values())
+        slices = lambda kind: {k: _scores([m[kind][k] for m in ms if k in m.get(kind, {})])
+                               for k in sorted({k for m in ms for k in m.get(kind, {})})}
+        variants[name] = {"train_docs": data["docs"], "train_tokens": data["tokens"], "docs_not_in_full": data.get("docs_not_in_full"),
+                          "copies_of_heldout_removed": data["copies_of_heldout"],
+                          "tokens_seen": ms[0]["tokens_seen"], "steps": ms[0]["steps"], **_scores(ms),
+                          "per_modality": slices("per_modality"), "per_decade": slices("per_decade"),
+                          "seeds": {seed: {"tokens_seen": m["tokens_seen"], **_scores([m])} for seed, m in sorted(runs.items())}}
     summary = {"heldout": {"docs": built["heldout"]["docs"], "tokens": built["heldout"]["tokens"],
                            "excluded_from_training": built["heldout"]["excluded_ids"]},
-               "variants": variants, "findings": findings(variants)}
+               "variants": variants, "seed_spread": seed_spread(variants), "findings": findings(variants)}
     write_json(summary, out_json)
     return summary
 
 
+def seed_spread(variants: dict) -> float | None:
+    """The largest relative spread of held-out perplexity between seeds of one variant (None: one seed)."""
+    spreads = [max(p) / min(p) - 1 for v in variants.values()
+               if len(p := [s["heldout_perplexity"] for s in v["seeds"].values() if s["heldout_perplexity"]]) > 1]
+    return round(max(spreads), 4) if spreads else None
+
+
 def findings(variants: dict) -> list[str]:
-    """One sentence per ablated stage: the held-out perplexity with and without it (single seed)."""
+    """One sentence per ablated stage: the held-out perplexity with and without it, judged against
+    the spread between seeds where there are several."""
     full = variants.get("full", {}).get("heldout_perplexity")
     if full is None:
         return []
+    noise = seed_spread(variants)
     out = []
     for name, v in variants.items():
         if name == "full" or v.get("heldout_perplexity") is None:
             continue
-        what = "every filter" if name == "unfiltered" else ("dedup" if name == "no_dedup" else ABLATED_STAGE.get(name, name))
+        what = "any filter" if name == "unfiltered" else ("dedup" if name == "no_dedup" else ABLATED_STAGE.get(name, name))
         change = v["heldout_perplexity"] / full - 1
-        verdict = "the stage helps" if change > 0 else "the stage does not help here (the model is better without it)"
-        out.append(f"Without {what} ({name}): held-out perplexity {v['heldout_perplexity']:.2f} vs {full:.2f} with the full "
-                   f"pipeline ({change:+.1%}); {verdict}.")
+        if noise is not None and abs(change) <= noise:
+            verdict = f"within the spread between seeds ({noise:.1%}): no measurable effect at this size"
+        elif change > 0:
+            verdict = "the full pipeline is better" + ("" if noise is not None else " (one seed: a few percent may be noise)")
+        else:
+            verdict = "the model is better without it" + ("" if noise is not None else " (one seed: a few percent may be noise)")
+        out.append(f"Without {what} ({name}): held-out perplexity {v['heldout_perplexity']:.2f} vs {full:.2f} "
+                   f"({change:+.1%}); {verdict}.")
     return out
 
 
 def markdown_section(summary: dict) -> str:
     variants = summary["variants"]
+    seeds = sorted({int(s) for v in variants.values() for s in v["seeds"]})
     modalities = sorted({m for v in variants.values() for m in v["per_modality"]})
     lines = ["## Ablation: the same model on each variant of the corpus", "",
              f"Held-out set: the validation split, {summary['heldout']['docs']} documents, {summary['heldout']['tokens']:,} tokens; "
              f"it, the members of its duplicate clusters and copies of it ({summary['heldout']['excluded_from_training']} ids "
              "plus the copies per variant) are kept out of every variant's training data. Every variant trains the same model "
-             "on the same number of tokens with the same tokenizer and seed; one seed, so differences of a few percent may be noise.",
-             "", "| variant | train docs | train tokens | tokens seen | held-out perplexity | "
+             f"on the same number of tokens with the same tokenizer and seeds ({', '.join(map(str, seeds))}; perplexity from the "
+             "mean held-out loss over seeds).",
+             "", "| variant | train docs | of them not in full | train tokens | tokens seen | held-out perplexity | "
              + " | ".join(f"{m} perplexity" for m in modalities) + " |",
-             "|---|---|---|---|---|" + "---|" * len(modalities)]
+             "|---|---|---|---|---|---|" + "---|" * len(modalities)]
     for name, v in variants.items():
         per = " | ".join(f"{v['per_modality'][m]['heldout_perplexity']:.2f}" if m in v["per_modality"] else "-" for m in modalities)
-        lines.append(f"| {name} | {v['train_docs']} | {v['train_tokens']:,} | {v['tokens_seen']:,} | "
+        lines.append(f"| {name} | {v['train_docs']} | {v.get('docs_not_in_full', '-')} | {v['train_tokens']:,} | {v['tokens_seen']:,} | "
                      f"{v['heldout_perplexity']:.2f} | {per} |")
     lines += [""] + [f"- {f}" for f in summary.get("findings", [])] + [""]
     return "\n".join(lines)

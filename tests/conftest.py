@@ -87,11 +87,13 @@ TINY_TRAIN = {"max_steps": 12, "batch_size": 4, "block_size": 32, "warmup_steps"
 
 @pytest.fixture(scope="session")
 def full_run(tmp_path_factory):
-    """The whole DAG on a small generated sample, through Snakemake, then its report."""
+    """The whole DAG on a small generated sample, through Snakemake, then the ablation target, then
+    the report of both."""
     work = tmp_path_factory.mktemp("e2e")
     path = write_config(work, e2e_config())
     run_snakemake(work, "--configfile", path)
-    run_snakemake(work, "--report", "results/report.html", "--configfile", path)
+    run_snakemake(work, "ablation", "--configfile", path)
+    run_snakemake(work, "all", "ablation", "--report", "results/report.html", "--configfile", path)
     return work, path
 
 

@@ -1,11 +1,8 @@
 """The ablation: variants of the corpus as token shards, the held-out set kept out of all of them,
 equal training tokens, and a polluted variant that the held-out evaluation finds worse."""
 
-import json
 import random
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -89,11 +89,11 @@ def test_ablation_variants_train_in_parallel_gpu_jobs(tmp_path):
     """`snakemake ablation` on MeluXina: every variant's model is its own GPU job, all submitted at once."""
     variants = ["full", "unfiltered", "no_langid", "no_quality", "no_lines", "no_dedup"]
     lines = render(tmp_path, rules=("ablation_pretrain",),
-                   targets=[f"results/ablation/models/{v}/train_summary.json" for v in variants],
-                   extra_config={"ablation": {"train": {"num_nodes": 2}}},
+                   targets=[f"results/ablation/models/{v}/seed_7/train_summary.json" for v in variants],
+                   extra_config={"ablation": {"train": {"num_nodes": 2}, "seeds": [7]}},
                    existing_dirs=[f"ablation/data/{v}" for v in variants], min_jobs=len(variants))
     assert len(lines) == len(variants)
     for v in variants:
-        line = next(l for l in lines if f"--comment rule_ablation_pretrain_wildcards_{v} " in l)
+        line = next(l for l in lines if f"--comment rule_ablation_pretrain_wildcards_{v}_7 " in l)
         assert "-p gpu" in line and "--gres=gpu:4" in line and "--nodes=2" in line and "--ntasks-per-node=4" in line
         assert "--signal=SIGUSR1@90" in line and "-A p200123" in line

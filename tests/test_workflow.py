@@ -71,6 +71,40 @@ def test_sample_workflow_end_to_end(full_run):
 
 
 @pytest.mark.slow
+def test_ablation_keeps_heldout_out_of_every_variant_and_trains_equal_tokens(full_run):
+    from arkivlm.pack import PackedSplit
+
+    work, path = full_run
+    res = work / "results"
+    summary = json.loads((res / "ablation" / "summary.json").read_text())
+    variants = summary["variants"]
+    assert set(variants) == {"full", "unfiltered", "no_langid", "no_quality", "no_lines", "no_dedup"}
+    # equal footing: the same number of training tokens seen, whatever the variant's size
+    assert len({v["tokens_seen"] for v in variants.values()}) == 1
+    assert variants["unfiltered"]["train_tokens"] > variants["full"]["train_tokens"]
+    assert variants["no_dedup"]["train_docs"] >= variants["full"]["train_docs"]
+    for v in variants.values():
+        assert v["heldout_perplexity"] > 1 and set(v["per_modality"]) and v["seeds"]
+    held = PackedSplit(res / "packed" / "causal" / "validation")
+    assert summary["heldout"] == {"docs": held.index["docs"], "tokens": held.index["tokens"],
+                                  "excluded_from_training": summary["heldout"]["excluded_from_training"]}
+    # no held-out document, member of its duplicate cluster or token-identical copy in any variant
+    heldout_ids = set(pd.read_parquet(res / "corpus" / "validation", columns=["id"]).id)
+    dropped = pd.read_parquet(res / "dropped" / "dedup", columns=["id", "duplicate_of"])
+    excluded = heldout_ids | set(dropped[dropped.duplicate_of.isin(heldout_ids)].id)
+    heldout_docs = {tuple(ids.tolist()) for _, ids in held.documents()}
+    ingest_ids = set(pd.read_parquet(res / "interim" / "ingest", columns=["id"]).id)
+    assert heldout_ids <= ingest_ids  # the unfiltered variant had them all to leave out
+    for name in variants:
+        ids = set(pd.read_parquet(res / "ablation" / "data" / name / "docs", columns=["id"]).id)
+        assert len(ids) == variants[name]["train_docs"] and not ids & excluded, name
+        docs = {tuple(x.tolist()) for _, x in PackedSplit(res / "ablation" / "data" / name / "train").documents()}
+        assert len(docs) > 10 and not docs & heldout_docs, name
+    card = (res / "ablation" / "data_card.md").read_text()
+    assert "## Ablation" in card and "no_quality" in card and "held-out perplexity" in card
+
+
+@pytest.mark.slow
 def test_report_in_headless_chromium(full_run):
     import shutil
     import subprocess
@@ -84,11 +118,11 @@ def test_report_in_headless_chromium(full_run):
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              f"--user-data-dir={work / 'chromium'}", "--virtual-time-budget=15000", "--window-size=1400,1000"]
     dom = subprocess.run(flags + ["--dump-dom", report.as_uri()], capture_output=True, text=True, timeout=180).stdout
-    for category in ("Corpus", "Audit", "Tokenizer", "Training", "Evaluation", "Data card"):
+    for category in ("Corpus", "Audit", "Tokenizer", "Training", "Evaluation", "Data card", "Ablation"):
         assert category in dom, category
     for figure in REPORT_FIGURES:
         assert f"{figure}.png" in dom, figure
-    assert "audit.html" in dom and "lines_removed.csv" in dom
+    assert "audit.html" in dom and "lines_removed.csv" in dom and "ablation.png" in dom and "ablation.csv" in dom
     audit = (work / "results" / "report" / "audit.html").read_text()
     for stage_reason in ("too_short", "implausible", "asr_hallucination", "not_swedish", "exact_duplicate"):
         assert stage_reason in audit, stage_reason
