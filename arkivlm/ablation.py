@@ -194,10 +194,10 @@ def write_variant(df, n_partitions: int, tokenizer_file: str, family: str, out_d
     under `out_dir/docs`; rows hash-partitioned and sorted by id, so every run writes the same bytes."""
     import shutil
 
-    import pyarrow.parquet as pq
+    from pyspark.sql import functions as F
 
     from arkivlm.io import write_json, write_parquet
-    from arkivlm.pack import MODALITIES
+    from arkivlm.pack import MODALITIES, SEPARATOR
     from arkivlm.tokenizer import load
 
     train = out_dir / "train"
@@ -206,12 +206,10 @@ def write_variant(df, n_partitions: int, tokenizer_file: str, family: str, out_d
     sorted_rows = df.select(*VARIANT_COLUMNS).repartition(n_partitions, "id").sortWithinPartitions("id")
     manifest = sorted_rows.mapInPandas(lambda it: shard_partition(it, tokenizer_file, family, str(train)), MANIFEST_DDL)
     write_parquet(manifest, out_dir / "docs")  # the one action: it writes the shards as it goes
-    table = pq.read_table(out_dir / "docs", columns=["shard", "tokens"]).group_by("shard").aggregate([("tokens", "sum"), ("tokens", "count")])
-    per_shard = sorted(zip(table.column("shard").to_pylist(), table.column("tokens_sum").to_pylist(),
-                           table.column("tokens_count").to_pylist()))
+    spark = df.sparkSession
+    per_shard = sorted((r["shard"], r["tokens"], r["n_docs"]) for r in spark.read.parquet(str(out_dir / "docs"))
+                       .groupBy("shard").agg(F.sum("tokens").alias("tokens"), F.count("*").alias("n_docs")).collect())
     tok = load(tokenizer_file)
-    from arkivlm.pack import SEPARATOR
-
     dtype = np.uint16 if tok.get_vocab_size() <= 65535 else np.uint32
     shards = [{"file": f"{name}.bin", "docs": f"{name}.docs.npy", "tokens": int(t), "n_docs": int(c)} for name, t, c in per_shard]
     index = {"family": family, "dtype": np.dtype(dtype).name, "separator": tok.token_to_id(SEPARATOR[family]),

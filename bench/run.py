@@ -140,7 +140,38 @@ def bench_lines() -> str:
     return "\n".join(out)
 
 
-BENCHES = {"lines": bench_lines, "corpus": bench_corpus, "minhash": bench_minhash, "dedup": bench_dedup, "training": bench_training}
+def bench_ablation() -> str:
+    """`snakemake ablation` on configs/journal_digital.yaml (real newsreel text) and on the sample
+    (config.yaml); reuses their results directories when they are up to date."""
+    from arkivlm import ablation
+
+    out = ["## Ablation: the same model on each variant of the corpus (snakemake ablation)\n"]
+    for label, args in (("journal-digital (configs/journal_digital.yaml, real text)", ["--configfile", "configs/journal_digital.yaml"]),
+                        ("the sample archive (config.yaml: generated text and a 3-year journal-digital slice)", [])):
+        subprocess.run([sys.executable, "-m", "snakemake", "ablation", "--cores", "all", *args], cwd=HERE.parent, check=True,
+                       capture_output=True)
+        import yaml
+
+        cfg = yaml.safe_load((HERE.parent / (args[1] if args else "config.yaml")).read_text())
+        summary = json.loads((HERE.parent / cfg["results"] / "ablation" / "summary.json").read_text())
+        section = ablation.markdown_section(summary).split("\n", 2)[2]  # without its heading
+        seeds = ["| variant | " + " | ".join(f"seed {s}" for s in next(iter(summary["variants"].values()))["seeds"]) + " |",
+                 "|---|" + "---|" * len(next(iter(summary["variants"].values()))["seeds"])]
+        for name, v in summary["variants"].items():
+            seeds.append(f"| {name} | " + " | ".join(f"{x['heldout_perplexity']:.2f}" for x in v["seeds"].values()) + " |")
+        out += [f"### {label}\n", section, "Held-out perplexity per seed:\n", *seeds, ""]
+    return "\n".join(out)
+
+
+def bench_gpu() -> str:
+    """The GPU section from the committed results of bench/gpu_throughput.py (measured where a GPU was lent)."""
+    from bench import gpu_throughput
+
+    return gpu_throughput.markdown(str(HERE / "gpu_throughput_h200.jsonl"))
+
+
+BENCHES = {"lines": bench_lines, "corpus": bench_corpus, "minhash": bench_minhash, "dedup": bench_dedup, "training": bench_training,
+           "ablation": bench_ablation, "gpu": bench_gpu}
 
 
 def merge(old: str, sections: list[str]) -> str:

@@ -77,6 +77,7 @@ def e2e_config() -> dict:
     cfg["train"] = TINY_TRAIN
     cfg["split"] = {"validation_fraction": 0.15}
     cfg["tokenizer"] = {"causal": {"vocab_size": 1000}, "masked": {"vocab_size": 1000}}
+    cfg["ablation"] = {}  # one seed
     return cfg
 
 

@@ -107,3 +107,30 @@ def test_copies_of_heldout_documents_are_found(spark):
     pairs = ablation.copy_pairs(ablation.keyed(spark.createDataFrame(cands), DEFAULTS),
                                 ablation.keyed(spark.createDataFrame(held), DEFAULTS), DEFAULTS).collect()
     assert sorted((r.a, r.b) for r in pairs) == [("c00000", "h00000"), ("c00001", "h00001")]
+
+
+def test_summary_averages_seeds_and_judges_differences_against_their_spread(tmp_path):
+    import json
+    import math
+
+    built = {"heldout": {"docs": 10, "tokens": 1000, "excluded_ids": 12},
+             "variants": {v: {"docs": 5, "tokens": 500, "copies_of_heldout": 0, "docs_not_in_full": 0} for v in ("full", "no_quality", "no_dedup")}}
+    (tmp_path / "variants.json").write_text(json.dumps(built))
+    losses = {"full": (5.00, 5.02), "no_quality": (5.20, 5.22), "no_dedup": (5.01, 4.99)}
+    for v, pair in losses.items():
+        (tmp_path / "eval" / v).mkdir(parents=True)
+        for seed, loss in zip((1, 2), pair):
+            m = {"val_loss": loss, "perplexity": math.exp(loss), "tokens_seen": 640, "steps": 10,
+                 "per_modality": {"text": {"val_loss": loss + 0.5}}, "per_decade": {}}
+            (tmp_path / "eval" / v / f"seed_{seed}.json").write_text(json.dumps(m))
+    s = ablation.summarize(str(tmp_path / "variants.json"), str(tmp_path / "eval"), str(tmp_path / "summary.json"))
+    assert s["variants"]["full"]["heldout_loss"] == pytest.approx(5.01)
+    assert s["variants"]["full"]["heldout_perplexity"] == pytest.approx(math.exp(5.01), rel=1e-4)
+    assert s["variants"]["no_quality"]["per_modality"]["text"]["heldout_loss"] == pytest.approx(5.71)
+    assert set(s["variants"]["full"]["seeds"]) == {1, 2}
+    assert s["seed_spread"] == pytest.approx(math.exp(0.02) - 1, rel=1e-3)
+    quality, dedup = s["findings"]
+    assert "no_quality" in quality and "full pipeline is better" in quality
+    assert "no_dedup" in dedup and "within the spread between seeds" in dedup
+    md = ablation.markdown_section(s)
+    assert "| no_quality | 5 | 0 | 500 | 640 |" in md

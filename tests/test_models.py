@@ -163,3 +163,33 @@ def test_tokenizer_files_are_deterministic(tokenized, corpus, tmp_path):
                     {"causal": {"vocab_size": 1000}, "masked": {"vocab_size": 1000}})
     for rel in ("tokenizer.json", "masked/tokenizer.json", "hf/tokenizer.json"):
         assert (tmp_path / "again" / rel).read_bytes() == (out / "tokenizer" / rel).read_bytes(), rel
+
+
+def test_fused_adamw_with_gradient_clipping_under_bf16_mixed(tmp_path):
+    """What a GPU run does (fused AdamW, bf16-mixed, clipping at grad_clip), here on CPU: Lightning
+    itself refuses to clip for a fused optimizer; the module clips by global norm instead."""
+    import lightning as L
+    import torch
+
+    from arkivlm.train.module import PretrainModule
+    from arkivlm.train.presets import model_config
+
+    cfg = model_config("causal", "tiny", 300, {"eos": 0, "pad": 1},
+                       {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64})
+    module = PretrainModule("causal", cfg, lr=1e-3, weight_decay=0.1, warmup_steps=1, max_steps=3, fused_adamw=True)
+    norms = []
+
+
+    def clipped_norm(module_self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None):
+        PretrainModule.configure_gradient_clipping(module_self, optimizer, gradient_clip_val, gradient_clip_algorithm)
+        norms.append(float(torch.norm(torch.stack([p.grad.norm() for p in module_self.model.parameters() if p.grad is not None]))))
+
+    module.configure_gradient_clipping = clipped_norm.__get__(module)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(2, 300, (8, 17), generator=g)
+    data = torch.utils.data.DataLoader([{"input_ids": r[:-1], "labels": r[1:]} for r in x], batch_size=4)
+    trainer = L.Trainer(accelerator="cpu", precision="bf16-mixed", max_steps=3, gradient_clip_val=1e-3, logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False, default_root_dir=str(tmp_path))
+    trainer.fit(module, train_dataloaders=data)
+    assert trainer.optimizers[0].defaults["fused"] is True
+    assert len(norms) == 3 and max(norms) <= 1e-3 * 1.01

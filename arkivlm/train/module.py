@@ -20,10 +20,11 @@ def loss_sums(model, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
 
 class PretrainModule(L.LightningModule):
     def __init__(self, family: str, model_config, lr: float, weight_decay: float, warmup_steps: int, max_steps: int,
-                 min_lr_ratio: float = 0.1, betas=(0.9, 0.95)):
+                 min_lr_ratio: float = 0.1, betas=(0.9, 0.95), compile: bool = False, fused_adamw: bool | None = None):
+        """`fused_adamw`: None = fused where the parameters are on a GPU."""
         super().__init__()
         self.save_hyperparameters(ignore=["model_config"])
-        self.family, self.model_config = family, model_config
+        self.family, self.model_config, self.compile_model = family, model_config, compile
         self.model = None
         self.tokens_seen = 0
         self._val = [0.0, 0]
@@ -33,6 +34,8 @@ class PretrainModule(L.LightningModule):
             from arkivlm.train.presets import build_model
 
             self.model = build_model(self.family, self.model_config)
+            if self.compile_model:
+                self.model.compile()  # in place: the state dict keeps its names for checkpoints and the export
 
     def training_step(self, batch, batch_idx):
         loss_sum, n = loss_sums(self.model, batch)
@@ -57,13 +60,26 @@ class PretrainModule(L.LightningModule):
         self.log("val_loss", val_loss, prog_bar=True, sync_dist=False, rank_zero_only=True)
         self.last_val_loss = val_loss
 
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None):
+        """Clip by global norm here: Lightning refuses to clip for a fused AdamW under mixed precision,
+        although with bf16 (no loss scaling) the gradients are already unscaled."""
+        if not gradient_clip_val:
+            return
+        from lightning.pytorch.strategies import FSDPStrategy
+
+        if isinstance(self.trainer.strategy, FSDPStrategy):
+            self.trainer.strategy.model.clip_grad_norm_(gradient_clip_val)  # the norm over every rank's shard
+        else:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), gradient_clip_val)
+
     def configure_optimizers(self):
         hp = self.hparams
         decay, no_decay = [], []
         for name, p in self.model.named_parameters():
             (no_decay if p.ndim < 2 or "norm" in name.lower() else decay).append(p)
         opt = torch.optim.AdamW([{"params": decay, "weight_decay": hp.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-                                lr=hp.lr, betas=tuple(hp.betas), fused=False)
+                                lr=hp.lr, betas=tuple(hp.betas),
+                                fused=decay[0].is_cuda if hp.get("fused_adamw") is None else hp.fused_adamw)
 
         def schedule(step: int) -> float:
             if step < hp.warmup_steps:

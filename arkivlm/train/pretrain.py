@@ -17,11 +17,11 @@ DEFAULTS = {
     "weight_decay": 0.1, "warmup_steps": 30, "grad_clip": 1.0, "seed": 1234, "val_every_steps": 100,
     "checkpoint_every_steps": 50, "log_every_steps": 10, "precision": "auto", "strategy": "auto",
     "accelerator": "auto", "devices": "auto", "num_nodes": 1, "num_workers": 0, "mlm_probability": 0.15,
-    "model_overrides": {}, "stop_at_step": None,
+    "model_overrides": {}, "stop_at_step": None, "compile": False,
 }
 # Settings that may change between a run and its resumption without invalidating the checkpoint.
 RESUMABLE_CHANGES = {"max_steps", "stop_at_step", "val_every_steps", "checkpoint_every_steps", "log_every_steps",
-                     "devices", "num_nodes", "num_workers", "strategy"}
+                     "devices", "num_nodes", "num_workers", "strategy", "compile"}
 
 
 def special_tokens(tok, family: str) -> dict:
@@ -145,7 +145,7 @@ def run(model_entry: dict, packed_dir: str, tokenizer_dir: str, out_dir: str, se
                               "settings": {k: v for k, v in s.items() if k not in RESUMABLE_CHANGES}}, sort_keys=True, default=str)
     ckpt_dir = checkpoint_dir(out, fingerprint)
     module = PretrainModule(family, cfg, lr=s["lr"], weight_decay=s["weight_decay"], warmup_steps=s["warmup_steps"],
-                            max_steps=s["max_steps"], min_lr_ratio=s["min_lr_ratio"])
+                            max_steps=s["max_steps"], min_lr_ratio=s["min_lr_ratio"], compile=s["compile"] and torch.cuda.is_available())
     module.flops_per_batch = flops_per_batch(family, cfg, s["batch_size"], s["block_size"])
     data = PackedDataModule(packed_dir, family, special, tok.get_vocab_size(), s["block_size"], s["batch_size"],
                             s["accumulate"], s["seed"], s["num_workers"], validation_dir)
