@@ -31,6 +31,13 @@ include: "workflow/rules/ablation.smk"
 report: "workflow/report/workflow.rst"
 
 
+# Rules that read a few JSON files and draw figures run where Snakemake runs, never as Slurm jobs.
+localrules:
+    data_card,
+    report_figures,
+    ablation,
+
+
 rule all:
     input:
         rules.corpus.output,

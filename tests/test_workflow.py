@@ -150,3 +150,87 @@ def test_thousands_of_real_world_srt_files(tmp_path):
     text = corpus.text
     assert not text.str.contains(r"\d\d:\d\d:\d\d|-->|<font|\{\\an|&amp;|\[SKRATT\]|♪", regex=True).any()
     assert not text.str.contains(r"(^|\n)\d+(\n|$)", regex=True).any()
+
+
+def readme_commands() -> list[str]:
+    """The `snakemake` command lines of the README's code blocks, as written (comments dropped)."""
+    import re
+
+    text = (REPO / "README.md").read_text()
+    return [m.group(1).split("  #")[0].strip() for m in re.finditer(r"^    (snakemake [^\n]+)$", text, re.M)]
+
+
+def checkout_like(tmp_path, small_sample) -> dict:
+    """A directory shaped like a checkout (the workflow linked in, `my.yaml` on the small sample) and
+    the environment of a MeluXina login shell with stand-ins for the Slurm commands."""
+    import os
+    import sys
+    from pathlib import Path
+
+    from tests.conftest import snakemake_env
+    from tests.test_meluxina_profile import FAKE
+
+    for name in ("Snakefile", "workflow", "profiles", "configs", "config.yaml", "arkivlm"):
+        (tmp_path / name).symlink_to(REPO / name)
+    cfg = sample_config(small_sample, tmp_path / "results")
+    cfg["sources"] = [s for s in cfg["sources"] if not s["name"].startswith("journal_digital")]  # not in the small sample
+    write_config(tmp_path, cfg, name="my.yaml")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, body in FAKE.items():
+        (bin_dir / name).write_text(f"#!/usr/bin/env bash\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    env = {**snakemake_env(), "MELUXINA_ACCOUNT": "p200123", "MELUXINA_QOS": "default", "ARKIVLM_SBATCH_LOG": str(tmp_path / "sb.log")}
+    env["PATH"] = f"{bin_dir}:{Path(sys.executable).parent}:{os.environ['PATH']}"
+    return env
+
+
+def test_readme_commands_as_written(tmp_path, small_sample):
+    """Every snakemake command of the README, dry-run from a checkout-shaped directory: the targets,
+    flags and config files parse as the README says (a target after --configfile would be read
+    as a second config file)."""
+    import shlex
+    import subprocess
+    import sys
+
+    commands = readme_commands()
+    assert len(commands) >= 5 and any("--profile profiles/meluxina" in c for c in commands)
+    env = checkout_like(tmp_path, small_sample)
+    for command in commands:
+        args = shlex.split(command)[1:]
+        if "--report" in args:  # a report needs finished results: dry-run what it reports on
+            i = args.index("--report")
+            args = args[:i] + args[i + 2:]
+        proc = subprocess.run([sys.executable, "-m", "snakemake", *args, "-n"], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert proc.returncode == 0, f"{command}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+
+
+def test_trivial_rules_run_on_the_login_node_under_the_profile(tmp_path, small_sample):
+    """The data card reads a few JSON files: under the MeluXina profile it runs where Snakemake runs
+    (a local rule), not as a Slurm job on an exclusive 128-core node. Its inputs exist, so the only
+    job is the data card; the stand-in sbatch records any submission."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = checkout_like(tmp_path, small_sample)
+    res = tmp_path / "results"
+    (res / "stats").mkdir(parents=True)
+    for name in ("corpus", "tokenizer"):
+        (res / "stats" / f"{name}.json").write_text(json.dumps({"stage": name, "docs_in": 0, "docs_out": 0, "dropped": {}}))
+    for family in ("causal", "masked"):
+        (res / "packed" / family).mkdir(parents=True)
+    proc = subprocess.Popen([sys.executable, "-m", "snakemake", str(res / "data_card.md"), "--profile", "profiles/meluxina",
+                             "--configfile", "my.yaml", "--allowed-rules", "data_card", "--rerun-triggers", "mtime"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        out = proc.communicate(timeout=240)[0]
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out = proc.communicate()[0]
+    submitted = (tmp_path / "sb.log").read_text() if (tmp_path / "sb.log").exists() else ""
+    assert "rule_data_card" not in submitted, submitted
+    assert (res / "data_card.md").exists(), out[-3000:]
