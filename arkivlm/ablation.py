@@ -55,37 +55,19 @@ def model_entry(settings: dict, variant: str) -> dict:
 # --- the filter stages as DataFrame transformations -------------------------------------------------
 
 def apply_stage(df, stage: str, settings: dict):
-    """`df` through one filter stage's partition function (lazily); the rows it keeps."""
+    """`df` through one filter stage's own transformation (lazily); the rows it keeps."""
     from pyspark.sql import functions as F
-    from pyspark.sql.types import DoubleType, IntegerType, StringType, StructField, StructType
 
-    from arkivlm.tables import DOCUMENT_FIELDS
+    from arkivlm import langid, lines, pii, quality
 
-    doc_cols = [n for n, _ in DOCUMENT_FIELDS]
     if stage == "lines":
-        from arkivlm.lines import EXTRA_COLUMNS, LINES_DDL, lines_partition, merged_settings as lines_settings
-
-        s = lines_settings(settings)
-        if "line_conf" not in df.columns:
-            df = df.withColumn("line_conf", F.lit(None).cast("array<double>"))
-        out, drop = df.select(*doc_cols, "line_conf").mapInPandas(lambda it: lines_partition(it, s), LINES_DDL), EXTRA_COLUMNS
+        out, drop = lines.transform(df, settings), lines.EXTRA_COLUMNS
     elif stage == "langid":
-        from arkivlm.langid import DEFAULTS as LID_DEFAULTS, LID_DDL, langid_partition
-
-        s = {**LID_DEFAULTS, **(settings or {})}
-        out, drop = df.select(*doc_cols).mapInPandas(lambda it: langid_partition(it, s), LID_DDL), ()
+        out, drop = langid.transform(df, settings), ()
     elif stage == "quality":
-        from arkivlm.quality import quality_partition
-
-        schema = StructType(df.schema.fields + [StructField("quality_score", DoubleType()),
-                                                StructField("drop_reason", StringType()), StructField("drop_detail", StringType())])
-        out, drop = df.mapInPandas(lambda it: quality_partition(it, settings), schema), ()
+        out, drop = quality.transform(df, settings), ()
     elif stage == "pii":
-        from arkivlm.pii import PII_TYPES, pii_partition
-
-        schema = StructType(df.schema.fields + [StructField(f"pii_{k}", IntegerType()) for k in PII_TYPES]
-                            + [StructField("drop_reason", StringType()), StructField("drop_detail", StringType())])
-        out, drop = df.mapInPandas(pii_partition, schema), tuple(f"pii_{k}" for k in PII_TYPES)
+        out, drop = pii.transform(df), tuple(f"pii_{k}" for k in pii.PII_TYPES)
     else:
         raise ValueError(f"ablation: no stage {stage!r}")
     return out.where(F.col("drop_reason").isNull()).drop("drop_reason", "drop_detail", *drop)
@@ -96,14 +78,10 @@ def cleaned_without_filters(spark, ingest_docs: str, allow_rights: list[str], cl
     documents whose rights the release does not allow stay out."""
     from pyspark.sql import functions as F
 
-    from arkivlm.clean import CLEANED_DDL, DEFAULTS as CLEAN_DEFAULTS, PREPARED_DDL, assemble_partition, prepare_partition
+    from arkivlm import clean
 
-    s = {**CLEAN_DEFAULTS, **(clean_settings or {})}
-    bp = {**CLEAN_DEFAULTS["boilerplate"], **s.get("boilerplate", {})}
-    unwrap, modalities, allowed = set(s["unwrap_formats"]), set(bp["modalities"]), set(allow_rights)
-    nothing_frequent = spark.sparkContext.broadcast({})
-    out = spark.read.parquet(ingest_docs).mapInPandas(lambda it: prepare_partition(it, unwrap, modalities), PREPARED_DDL) \
-        .mapInPandas(lambda it: assemble_partition(it, allowed, bp, nothing_frequent), CLEANED_DDL)
+    prepared = clean.prepare(spark.read.parquet(ingest_docs), clean_settings)
+    out = clean.assembled(prepared, clean_settings, allow_rights, spark.sparkContext.broadcast({}))
     return out.where(F.col("drop_reason").isNull()).drop("drop_reason", "drop_detail", "boilerplate_cues")
 
 
@@ -154,39 +132,38 @@ def dedup_readmitted(readmitted, corpus_keyed, s: dict):
 # --- token shards straight from Spark ---------------------------------------------------------------
 
 def shard_partition(batches, tokenizer_file: str, family: str, out_dir: str):
-    """Tokenize one sorted partition and write it as one shard (pack's format); yield the manifest."""
-    import pandas as pd
+    """Tokenize one sorted partition into one shard (pack's format), written batch by batch so a
+    Python worker holds one Arrow batch, never the partition; yield each batch's manifest rows."""
     from pyspark import TaskContext
 
-    from arkivlm.dates import decade_of
-    from arkivlm.pack import MODALITIES, SEPARATOR
+    from arkivlm.pack import encode_documents, token_dtype
     from arkivlm.tokenizer import load
 
     tok = load(tokenizer_file)
-    sep = tok.token_to_id(SEPARATOR[family])
-    dtype = np.uint16 if tok.get_vocab_size() <= 65535 else np.uint32
+    dtype = token_dtype(tok)
     name = f"shard_{TaskContext.get().partitionId():05d}"
-    buf, docs, frames, n = [], [], [], 0
-    for pdf in batches:
-        counts = []
-        for enc, modality, date in zip(tok.encode_batch(list(pdf["text"]), add_special_tokens=False), pdf["modality"], pdf["date"]):
-            ids = np.asarray(enc.ids + [sep], dtype=np.int64)
-            decade = decade_of(date)
-            docs.append((n, n + len(ids) - 1, MODALITIES.index(modality), -1 if decade is None else decade))
-            buf.append(ids)
-            n += len(ids)
-            counts.append(len(ids))
-        frames.append(pdf[["id", "source", "modality", "date"]].assign(tokens=counts, shard=name))
-    if not docs:
-        return
     out = Path(out_dir)
-    for suffix, write in ((".bin", lambda p: np.concatenate(buf).astype(dtype).tofile(p)),
-                          (".docs.npy", lambda p: np.save(p, np.array(docs, dtype=np.int64).reshape(-1, 4)))):
-        tmp = out / f".{name}{suffix}.tmp-{os.getpid()}"
-        with open(tmp, "wb") as fh:
-            write(fh)
-        os.replace(tmp, out / f"{name}{suffix}")
-    yield pd.concat(frames, ignore_index=True)
+    tmp_bin = out / f".{name}.bin.tmp-{os.getpid()}"
+    docs, n = [], 0
+    with open(tmp_bin, "wb") as fh:
+        for pdf in batches:
+            batch = []
+            for ids, modality, decade in encode_documents(tok, family, list(pdf["text"]), pdf["modality"], pdf["date"]):
+                docs.append((n, n + len(ids) - 1, modality, decade))
+                batch.append(ids)
+                n += len(ids)
+            if batch:
+                np.concatenate(batch).astype(dtype).tofile(fh)
+            counts = [len(ids) for ids in batch]
+            yield pdf[["id", "source", "modality", "date"]].assign(tokens=counts, shard=name)
+    if not docs:
+        tmp_bin.unlink()
+        return
+    tmp_docs = out / f".{name}.docs.npy.tmp-{os.getpid()}"
+    with open(tmp_docs, "wb") as fh:
+        np.save(fh, np.array(docs, dtype=np.int64).reshape(-1, 4))
+    os.replace(tmp_docs, out / f"{name}.docs.npy")
+    os.replace(tmp_bin, out / f"{name}.bin")
 
 
 def write_variant(df, n_partitions: int, tokenizer_file: str, family: str, out_dir: Path) -> dict:
@@ -197,7 +174,7 @@ def write_variant(df, n_partitions: int, tokenizer_file: str, family: str, out_d
     from pyspark.sql import functions as F
 
     from arkivlm.io import write_json, write_parquet
-    from arkivlm.pack import MODALITIES, SEPARATOR
+    from arkivlm.pack import split_index
     from arkivlm.tokenizer import load
 
     train = out_dir / "train"
@@ -206,15 +183,11 @@ def write_variant(df, n_partitions: int, tokenizer_file: str, family: str, out_d
     sorted_rows = df.select(*VARIANT_COLUMNS).repartition(n_partitions, "id").sortWithinPartitions("id")
     manifest = sorted_rows.mapInPandas(lambda it: shard_partition(it, tokenizer_file, family, str(train)), MANIFEST_DDL)
     write_parquet(manifest, out_dir / "docs")  # the one action: it writes the shards as it goes
-    spark = df.sparkSession
-    per_shard = sorted((r["shard"], r["tokens"], r["n_docs"]) for r in spark.read.parquet(str(out_dir / "docs"))
-                       .groupBy("shard").agg(F.sum("tokens").alias("tokens"), F.count("*").alias("n_docs")).collect())
-    tok = load(tokenizer_file)
-    dtype = np.uint16 if tok.get_vocab_size() <= 65535 else np.uint32
-    shards = [{"file": f"{name}.bin", "docs": f"{name}.docs.npy", "tokens": int(t), "n_docs": int(c)} for name, t, c in per_shard]
-    index = {"family": family, "dtype": np.dtype(dtype).name, "separator": tok.token_to_id(SEPARATOR[family]),
-             "vocab_size": tok.get_vocab_size(), "modalities": MODALITIES, "shards": shards,
-             "tokens": sum(x["tokens"] for x in shards), "docs": sum(x["n_docs"] for x in shards)}
+    per_shard = df.sparkSession.read.parquet(str(out_dir / "docs")).groupBy("shard") \
+        .agg(F.sum("tokens").alias("tokens"), F.count("*").alias("n_docs")).orderBy("shard").collect()
+    shards = [{"file": f"{r['shard']}.bin", "docs": f"{r['shard']}.docs.npy", "tokens": int(r["tokens"]), "n_docs": int(r["n_docs"])}
+              for r in per_shard]
+    index = split_index(load(tokenizer_file), family, shards)
     write_json(index, train / "index.json")
     return {"docs": index["docs"], "tokens": index["tokens"], "shards": len(shards)}
 
@@ -223,14 +196,14 @@ def write_variant(df, n_partitions: int, tokenizer_file: str, family: str, out_d
 
 def build(spark, settings: dict, config: dict, results: str, tokenizer_file: str, heldout_dir: str, out_root: str) -> dict:
     """Every variant of `settings["variants"]` under `out_root/<variant>/` from the stage outputs of
-    the run under `results`; returns {variant: {docs, tokens, shards, excluded: {...}}}."""
+    the run under `results`; writes and returns {heldout: {docs, tokens, excluded_ids}, variants:
+    {variant: {docs, tokens, shards, copies_of_heldout, docs_not_in_full}}}."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
+    from arkivlm.dedup import DEFAULTS as DEDUP_DEFAULTS
     from arkivlm.io import write_json
     from arkivlm.stage_chains import FILTER_STAGES
-
-    from arkivlm.dedup import DEFAULTS as DEDUP_DEFAULTS
 
     s = merged_settings(settings)
     dedup_s = {**DEDUP_DEFAULTS, **config.get("dedup", {})}

@@ -329,19 +329,34 @@ def assemble_partition(batches, allow_rights: set[str], bp: dict, frequent_by_so
         yield with_int_columns(out)
 
 
+def boilerplate_settings(settings: dict | None) -> dict:
+    return {**DEFAULTS["boilerplate"], **(settings or {}).get("boilerplate", {})}
+
+
+def prepare(docs, settings: dict | None):
+    """`docs` repaired, with their cues split out and keyed for the boilerplate count (lazily)."""
+    unwrap = set({**DEFAULTS, **(settings or {})}["unwrap_formats"])
+    modalities = set(boilerplate_settings(settings)["modalities"])
+    return docs.mapInPandas(lambda it: prepare_partition(it, unwrap, modalities), PREPARED_DDL)
+
+
+def assembled(prepared, settings: dict | None, allow_rights: list[str], frequent_by_source):
+    """Prepared documents as text, without the cues of `frequent_by_source` (a broadcast of
+    {source: frozenset of frequent cue keys and pairs}), with a `drop_reason` (lazily)."""
+    bp, allowed = boilerplate_settings(settings), set(allow_rights)
+    return prepared.mapInPandas(lambda it: assemble_partition(it, allowed, bp, frequent_by_source), CLEANED_DDL)
+
+
 def run(spark, settings: dict, allow_rights: list[str], in_docs: str, out_docs: str, out_dropped: str, out_stats: str) -> dict:
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     from arkivlm.tables import finish_stage
 
-    settings = {**DEFAULTS, **(settings or {})}
-    bp = {**DEFAULTS["boilerplate"], **settings.get("boilerplate", {})}
-    unwrap = set(settings["unwrap_formats"])
+    bp = boilerplate_settings(settings)
     docs = spark.read.parquet(in_docs)
     docs_in = docs.count()
-    modalities = set(bp["modalities"])
-    prepared = docs.mapInPandas(lambda it: prepare_partition(it, unwrap, modalities), PREPARED_DDL).persist(StorageLevel.MEMORY_AND_DISK)
+    prepared = prepare(docs, settings).persist(StorageLevel.MEMORY_AND_DISK)
 
     # Cue keys and consecutive pairs found in at least `min_docs` different programmes of a source,
     # counted together: both are 64-bit hashes of different strings, so one set holds both.
@@ -358,9 +373,7 @@ def run(spark, settings: dict, allow_rights: list[str], in_docs: str, out_docs: 
     for row in frequent.toLocalIterator():
         frequent_by_source.setdefault(row["source"], set()).add(row["key"])
     shared = spark.sparkContext.broadcast({src: frozenset(keys) for src, keys in frequent_by_source.items()})
-    allowed = set(allow_rights)
-    result = prepared.mapInPandas(lambda it: assemble_partition(it, allowed, bp, shared), CLEANED_DDL)
-    result = result.persist(StorageLevel.MEMORY_AND_DISK)
+    result = assembled(prepared, settings, allow_rights, shared).persist(StorageLevel.MEMORY_AND_DISK)
     held = result.where(F.col("drop_reason") == "rights_not_released").groupBy("source").count()
     extra = {
         "rights_held_back": {r["source"]: int(r["count"]) for r in held.collect()},

@@ -131,6 +131,12 @@ def langid_partition(batches, settings: dict):
         yield with_int_columns(out)
 
 
+def transform(docs, settings: dict):
+    """`docs` with language scores and a `drop_reason` (lazily): the stage without its outputs."""
+    s = {**DEFAULTS, **(settings or {})}
+    return docs.select(*[n for n, _ in DOCUMENT_FIELDS]).mapInPandas(lambda it: langid_partition(it, s), LID_DDL)
+
+
 def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, out_stats: str) -> dict:
     from pyspark.sql import functions as F
 
@@ -140,7 +146,7 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
     load_model(settings["model"])  # fail here, on the driver, if the model is missing
     docs = spark.read.parquet(in_docs)
     docs_in = docs.count()
-    result = docs.select(*[n for n, _ in DOCUMENT_FIELDS]).mapInPandas(lambda it: langid_partition(it, settings), LID_DDL)
+    result = transform(docs, settings)
     return finish_stage(result, stage="langid", docs_in=docs_in, out_docs=out_docs, out_dropped=out_dropped,
                         out_stats=out_stats, extra_stats={"settings": settings}, dropped_extra=("lang", "lang_score"),
                         sums={"paragraphs_removed": F.col("lid_paragraphs_removed")})

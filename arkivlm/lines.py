@@ -125,6 +125,16 @@ def lines_partition(batches, settings: dict):
         yield with_int_columns(out)
 
 
+def transform(docs, settings: dict):
+    """`docs` with their kept lines joined, the removed lines and a `drop_reason` (lazily)."""
+    from pyspark.sql import functions as F
+
+    s = merged_settings(settings)
+    if "line_conf" not in docs.columns:
+        docs = docs.withColumn("line_conf", F.lit(None).cast("array<double>"))
+    return docs.select(*[n for n, _ in DOCUMENT_FIELDS], "line_conf").mapInPandas(lambda it: lines_partition(it, s), LINES_DDL)
+
+
 def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, out_stats: str,
         out_removed: str | None = None) -> dict:
     """`out_removed`: the table of removed lines (id, source, modality, path, line, reason, text);
@@ -139,11 +149,8 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
     settings = merged_settings(settings)
     out_removed = out_removed or f"{out_docs.rstrip('/')}_removed"
     docs = spark.read.parquet(in_docs)
-    if "line_conf" not in docs.columns:
-        docs = docs.withColumn("line_conf", F.lit(None).cast("array<double>"))
     docs_in = docs.count()
-    result = docs.select(*[n for n, _ in DOCUMENT_FIELDS], "line_conf") \
-        .mapInPandas(lambda it: lines_partition(it, settings), LINES_DDL).persist(StorageLevel.MEMORY_AND_DISK)
+    result = transform(docs, settings).persist(StorageLevel.MEMORY_AND_DISK)
     removed = result.select("id", "source", "modality", "path",
                             F.explode(F.arrays_zip("removed_no", "removed_reason", "removed_text")).alias("r")) \
         .select("id", "source", "modality", "path", F.col("r.removed_no").alias("line"),

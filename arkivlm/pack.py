@@ -20,14 +20,33 @@ MODALITIES = ["text", "transcript", "subtitle"]
 SEPARATOR = {"causal": "<|endoftext|>", "masked": "[SEP]"}
 
 
+def token_dtype(tok):
+    return np.uint16 if tok.get_vocab_size() <= 65535 else np.uint32
+
+
+def encode_documents(tok, family: str, texts: list[str], modalities, dates):
+    """(token ids with the separator after them, modality code, decade or -1) per document, one
+    `encode_batch` call for all of them."""
+    from arkivlm.dates import decade_of
+
+    sep = tok.token_to_id(SEPARATOR[family])
+    for enc, modality, date in zip(tok.encode_batch(texts, add_special_tokens=False), modalities, dates):
+        decade = decade_of(date)
+        yield np.asarray(enc.ids + [sep], dtype=np.int64), MODALITIES.index(modality), -1 if decade is None else decade
+
+
+def split_index(tok, family: str, shards: list[dict]) -> dict:
+    """`index.json` of a packed split from its shards ({file, docs, tokens, n_docs} each)."""
+    return {"family": family, "dtype": np.dtype(token_dtype(tok)).name, "separator": tok.token_to_id(SEPARATOR[family]),
+            "vocab_size": tok.get_vocab_size(), "modalities": MODALITIES, "shards": shards,
+            "tokens": sum(x["tokens"] for x in shards), "docs": sum(x["n_docs"] for x in shards)}
+
+
 def pack_split(tok, family: str, parquet_dir: str, out_dir: Path, s: dict) -> dict:
     import pyarrow.dataset as ds
 
-    from arkivlm.dates import decade_of
-
     out_dir.mkdir(parents=True, exist_ok=True)
-    sep = tok.token_to_id(SEPARATOR[family])
-    dtype = np.uint16 if tok.get_vocab_size() <= 65535 else np.uint32
+    dtype = token_dtype(tok)
     shards, buf, docs, n_tokens = [], [], [], 0
 
     def flush():
@@ -47,18 +66,14 @@ def pack_split(tok, family: str, parquet_dir: str, out_dir: Path, s: dict) -> di
         for batch in fragment.to_batches(columns=columns, batch_size=s["batch_rows"]):
             texts, modalities = batch.column("text").to_pylist(), batch.column("modality").to_pylist()
             dates = batch.column("date").to_pylist() if "date" in columns else [None] * len(texts)
-            for enc, modality, date in zip(tok.encode_batch(texts, add_special_tokens=False), modalities, dates):
-                ids = np.asarray(enc.ids + [sep], dtype=np.int64)
-                decade = decade_of(date)
-                docs.append((n_tokens, n_tokens + len(ids) - 1, MODALITIES.index(modality), -1 if decade is None else decade))
+            for ids, modality, decade in encode_documents(tok, family, texts, modalities, dates):
+                docs.append((n_tokens, n_tokens + len(ids) - 1, modality, decade))
                 buf.append(ids)
                 n_tokens += len(ids)
                 if n_tokens >= s["shard_tokens"]:
                     flush()
     flush()
-    index = {"family": family, "dtype": np.dtype(dtype).name, "separator": sep, "vocab_size": tok.get_vocab_size(),
-             "modalities": MODALITIES, "shards": shards, "tokens": sum(x["tokens"] for x in shards),
-             "docs": sum(x["n_docs"] for x in shards)}
+    index = split_index(tok, family, shards)
     (out_dir / "index.json").write_text(json.dumps(index, indent=1))
     return index
 

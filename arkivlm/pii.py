@@ -97,17 +97,23 @@ def pii_partition(batches):
         yield with_int_columns(out)
 
 
+def transform(docs):
+    """`docs` redacted, with counts per PII type (`pii_<type>`) and a null `drop_reason` (lazily)."""
+    from pyspark.sql.types import IntegerType, StringType, StructField, StructType
+
+    schema = StructType(docs.schema.fields + [StructField(f"pii_{k}", IntegerType()) for k in PII_TYPES]
+                        + [StructField("drop_reason", StringType()), StructField("drop_detail", StringType())])
+    return docs.mapInPandas(pii_partition, schema)
+
+
 def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, out_stats: str) -> dict:
     from pyspark.sql import functions as F
-    from pyspark.sql.types import IntegerType, StringType, StructField, StructType
 
     from arkivlm.tables import finish_stage
 
     docs = spark.read.parquet(in_docs)
     docs_in = docs.count()
-    schema = StructType(docs.schema.fields + [StructField(f"pii_{k}", IntegerType()) for k in PII_TYPES]
-                        + [StructField("drop_reason", StringType()), StructField("drop_detail", StringType())])
-    result = docs.mapInPandas(pii_partition, schema).persist()
+    result = transform(docs).persist()
     per_source = {r["source"]: {k: int(r[k] or 0) for k in PII_TYPES} for r in
                   result.groupBy("source").agg(*[F.sum(f"pii_{k}").alias(k) for k in PII_TYPES]).collect()}
     sums = {**{f"pii_redacted/{k}": F.col(f"pii_{k}") for k in PII_TYPES},

@@ -23,15 +23,20 @@ def quality_partition(batches, settings: dict):
         yield with_int_columns(out)
 
 
-def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, out_stats: str) -> dict:
+def transform(docs, settings: dict):
+    """`docs` with a quality score and a `drop_reason` (lazily): the stage without its outputs."""
     from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
+    schema = StructType(docs.schema.fields + [StructField("quality_score", DoubleType()),
+                                              StructField("drop_reason", StringType()), StructField("drop_detail", StringType())])
+    return docs.mapInPandas(lambda it: quality_partition(it, settings), schema)
+
+
+def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, out_stats: str) -> dict:
     from arkivlm.tables import finish_stage
 
     docs = spark.read.parquet(in_docs)
     docs_in = docs.count()
-    schema = StructType(docs.schema.fields + [StructField("quality_score", DoubleType()),
-                                              StructField("drop_reason", StringType()), StructField("drop_detail", StringType())])
-    result = docs.mapInPandas(lambda it: quality_partition(it, settings), schema)
+    result = transform(docs, settings)
     return finish_stage(result, stage="quality", docs_in=docs_in, out_docs=out_docs, out_dropped=out_dropped,
                         out_stats=out_stats, extra_stats={"settings": merged_settings(settings)})

@@ -23,14 +23,19 @@ FAKE = {
 }
 
 
-def render(tmp_path: Path, rules=("ingest", "pretrain_model"), targets=("ingest", "results/models/gpt_big/train_summary.json"),
-           extra_config=None, existing_dirs=(), min_jobs=2) -> list[str]:
-    """The sbatch command lines of the first round of jobs the profile submits for `targets`."""
-    bin_dir = tmp_path / "bin"
+def fake_slurm(bin_dir: Path) -> Path:
+    """`bin_dir` holding the stand-ins of FAKE, to put first on PATH."""
     bin_dir.mkdir()
     for name, body in FAKE.items():
         (bin_dir / name).write_text(f"#!/usr/bin/env bash\n{body}\n")
         (bin_dir / name).chmod(0o755)
+    return bin_dir
+
+
+def render(tmp_path: Path, rules=("ingest", "pretrain_model"), targets=("ingest", "results/models/gpt_big/train_summary.json"),
+           extra_config=None, existing_dirs=(), min_jobs=2) -> list[str]:
+    """The sbatch command lines of the first round of jobs the profile submits for `targets`."""
+    bin_dir = fake_slurm(tmp_path / "bin")
     (tmp_path / "archive").mkdir()
     (tmp_path / "archive" / "a.srt").write_text("1\n00:00:01,000 --> 00:00:02,000\nHej\n")
     cfg = {"results": "results", "spark": {"nodes": 4}, **(extra_config or {}),

@@ -168,18 +168,14 @@ def checkout_like(tmp_path, small_sample) -> dict:
     from pathlib import Path
 
     from tests.conftest import snakemake_env
-    from tests.test_meluxina_profile import FAKE
+    from tests.test_meluxina_profile import fake_slurm
 
     for name in ("Snakefile", "workflow", "profiles", "configs", "config.yaml", "arkivlm"):
         (tmp_path / name).symlink_to(REPO / name)
     cfg = sample_config(small_sample, tmp_path / "results")
     cfg["sources"] = [s for s in cfg["sources"] if not s["name"].startswith("journal_digital")]  # not in the small sample
     write_config(tmp_path, cfg, name="my.yaml")
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for name, body in FAKE.items():
-        (bin_dir / name).write_text(f"#!/usr/bin/env bash\n{body}\n")
-        (bin_dir / name).chmod(0o755)
+    bin_dir = fake_slurm(tmp_path / "bin")
     env = {**snakemake_env(), "MELUXINA_ACCOUNT": "p200123", "MELUXINA_QOS": "default", "ARKIVLM_SBATCH_LOG": str(tmp_path / "sb.log")}
     env["PATH"] = f"{bin_dir}:{Path(sys.executable).parent}:{os.environ['PATH']}"
     return env
