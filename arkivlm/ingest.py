@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from arkivlm.tables import DOCUMENT_DDL, document_id, source_decade_counts, with_int_columns
+from arkivlm.tables import (DOCUMENT_DDL, document_id, histogram, linear_edges, sorted_partitions, source_decade_counts,
+                            with_int_columns)
 
 # line_conf: mean ALTO word confidence per text line (read by the lines stage, then dropped)
 INGEST_DDL = DOCUMENT_DDL + ", cues array<string>, line_conf array<double>, reason string"
@@ -67,28 +68,110 @@ def glob_regex(pattern: str) -> re.Pattern:
     return re.compile("".join(out))
 
 
-def iter_source_paths(pattern: str):
-    """Every path a source's glob matches, in sorted order. Unlike `glob`, symlinked directories
-    are not descended into (a symlink loop cannot explode the listing); symlinked files and
-    directories whose names match are listed, for the reader to accept or quarantine."""
-    root = glob_root(pattern)
-    if not GLOB_CHARS & set(pattern):
-        if os.path.lexists(pattern):
-            yield pattern
-        return
-    regex = glob_regex(os.path.normpath(pattern) if not pattern.startswith("./") else pattern[2:])
-    if not os.path.isdir(root):
-        return
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames.sort()
-        for name in sorted(filenames + dirnames):
-            path = os.path.normpath(os.path.join(dirpath, name))
+def scan_dir(path: str) -> tuple[list[str], list[str]]:
+    """(subdirectories to descend into, every entry name) of one directory, sorted. Symlinked
+    directories are entries but are never descended into (a symlink loop cannot explode a listing)."""
+    try:
+        with os.scandir(path) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError:
+        return [], []
+    subdirs = []
+    for e in entries:
+        try:
+            if e.is_dir(follow_symlinks=False):
+                subdirs.append(e.name)
+        except OSError:
+            pass
+    return subdirs, [e.name for e in entries]
+
+
+def walk_matches(spelled: str, absolute: str, regex: re.Pattern):
+    """Every path below one directory that `regex` matches, spelled from `spelled` (the config's
+    spelling) while read through `absolute` (executors do not share the driver's directory)."""
+    stack = [(spelled, absolute)]
+    while stack:
+        s, a = stack.pop()
+        subdirs, names = scan_dir(a)
+        for name in names:
+            path = os.path.normpath(os.path.join(s, name))
             if regex.fullmatch(path):
                 yield path
+        stack.extend((os.path.join(s, d), os.path.join(a, d)) for d in reversed(subdirs))
+
+
+def source_regex(pattern: str) -> re.Pattern:
+    return glob_regex(os.path.normpath(pattern) if not pattern.startswith("./") else pattern[2:])
+
+
+def plan_listing(pattern: str, min_dirs: int) -> tuple[list[str], list[tuple[str, str]]]:
+    """(paths found, directories left to walk) of a source's glob. The driver lists the tree
+    breadth-first, level by level, until the level holds `min_dirs` directories (then they are
+    walked in parallel, one task each) or the tree ends."""
+    if not GLOB_CHARS & set(pattern):
+        return ([pattern] if os.path.lexists(pattern) else []), []
+    root = glob_root(pattern)
+    if not os.path.isdir(root):
+        return [], []
+    regex = source_regex(pattern)
+    found, level = [], [(root, os.path.abspath(root))]
+    while level and len(level) < min_dirs:
+        next_level = []
+        for s, a in level:
+            subdirs, names = scan_dir(a)
+            found.extend(p for p in (os.path.normpath(os.path.join(s, n)) for n in names) if regex.fullmatch(p))
+            next_level.extend((os.path.join(s, d), os.path.join(a, d)) for d in subdirs)
+        level = next_level
+    return found, level
+
+
+def iter_source_paths(pattern: str):
+    """Every path a source's glob matches, on this machine alone (the same rules as the parallel
+    listing). Unlike `glob`, symlinked directories are not descended into; symlinked files and
+    directories whose names match are listed, for the reader to accept or quarantine."""
+    found, dirs = plan_listing(pattern, min_dirs=1 << 62)
+    yield from found
+    regex = source_regex(pattern)
+    for s, a in dirs:
+        yield from walk_matches(s, a, regex)
 
 
 def list_source_files(source: dict) -> list[str]:
     return sorted(iter_source_paths(source["path"]))
+
+
+LISTING_DDL = "source string, modality string, rights string, format string, ocr boolean, path string, abspath string, root string"
+
+
+def list_files(spark, sources: list[dict]):
+    """The inventory of every source as a DataFrame (LISTING_DDL), listed in parallel: the driver
+    lists the top of each tree, the executors walk its directories, and the inventory never
+    gathers on the driver."""
+    cwd = os.getcwd()
+    min_dirs = 4 * spark.sparkContext.defaultParallelism
+    tasks = []
+    for i, src in enumerate(sources):
+        found, dirs = plan_listing(src["path"], min_dirs)
+        tasks.extend(("file", i, path, None) for path in found)
+        tasks.extend(("dir", i, s, a) for s, a in dirs)
+    meta = [(src["name"], src["modality"], src["rights"], src["format"], source_is_ocr(src),
+             os.path.abspath(glob_root(src["path"]))) for src in sources]
+    regexes = [source_regex(src["path"]) for src in sources]
+
+    def rows(task):
+        kind, i, spelled, absolute = task
+        name, modality, rights, fmt, ocr, root = meta[i]
+        paths = [spelled] if kind == "file" else walk_matches(spelled, absolute, regexes[i])
+        for path in paths:
+            yield (name, modality, rights, fmt, ocr, path, os.path.normpath(os.path.join(cwd, path)), root)
+
+    if not any(kind == "dir" for kind, *_ in tasks):  # a small tree: the driver has listed it all
+        return spark.createDataFrame([r for t in tasks for r in rows(t)], LISTING_DDL)
+    files_task = [t for t in tasks if t[0] == "file"]
+    dir_tasks = [t for t in tasks if t[0] == "dir"]
+    groups = [files_task] + [[t] for t in dir_tasks] if files_task else [[t] for t in dir_tasks]
+    rdd = spark.sparkContext.parallelize(groups, len(groups)).flatMap(lambda group: [r for t in group for r in rows(t)])
+    return spark.createDataFrame(rdd, LISTING_DDL)
 
 
 @functools.lru_cache(maxsize=256)
@@ -134,13 +217,23 @@ def source_is_ocr(source: dict) -> bool:
     return bool(source.get("ocr", source["format"] == "alto"))
 
 
-def read_partition(batches, max_bytes: int, date_patterns: dict[str, str]):
+def read_partition(batches, max_bytes: int, date_patterns: dict[str, str], batch_bytes: int = 64 << 20):
+    """Documents of the files of each batch, yielded in frames of about `batch_bytes` of text: a
+    batch of small paths can expand into gigabytes of books."""
     from arkivlm.dates import date_from_path, date_in_name, normalize_date
 
     columns = [c.split(" ")[0] for c in INGEST_DDL.split(", ")]
     patterns = {name: re.compile(p) for name, p in date_patterns.items()}
+
+    def frame(rows):
+        out = pd.DataFrame({c: pd.Series([r[c] for r in rows], dtype=object) for c in columns})
+        for col in ("ocr_conf", "start_s", "end_s"):
+            out[col] = out[col].astype("float64")
+        out["ocr"] = out["ocr"].astype("boolean")
+        return with_int_columns(out)
+
+    rows, size = [], 0
     for batch in batches:
-        rows = []
         for src in batch.itertuples(index=False):
             path_date = date_from_path(patterns.get(src.source), src.path)
             for rec, error in read_file(src.abspath, src.format, src.root, max_bytes):
@@ -151,16 +244,18 @@ def read_partition(batches, max_bytes: int, date_patterns: dict[str, str]):
                     rows.append({**base, "record": rec.record if rec else None, "reason": error})
                     continue
                 content = rec.text if rec.cues is None else "\n".join(rec.cues)
+                n = len(rec.text or "") + (len(content) if rec.cues is not None else 0)
+                if rows and size + n > batch_bytes:
+                    yield frame(rows)
+                    rows, size = [], 0
+                size += n
                 rows.append({**base, "id": document_id(src.source, src.path, rec.record, content),
                              "record": rec.record, "text": rec.text, "cues": rec.cues, "title": rec.title,
                              "date": path_date or normalize_date(rec.date) or date_in_name(src.path),
                              "page": rec.page, "ocr_conf": rec.ocr_conf, "line_conf": rec.line_conf,
                              "start_s": rec.start_s, "end_s": rec.end_s, "reason": None})
-        out = pd.DataFrame({c: pd.Series([r[c] for r in rows], dtype=object) for c in columns})
-        for col in ("ocr_conf", "start_s", "end_s"):
-            out[col] = out[col].astype("float64")
-        out["ocr"] = out["ocr"].astype("boolean")
-        yield with_int_columns(out)
+    if rows:
+        yield frame(rows)
 
 
 def run(spark, sources: list[dict], settings: dict, out_docs: str, out_quarantine: str, out_stats: str) -> dict:
@@ -172,28 +267,22 @@ def run(spark, sources: list[dict], settings: dict, out_docs: str, out_quarantin
     settings = {**DEFAULTS, **(settings or {})}
     # Paths are kept as the config spells them (they are part of each document's identity) and read
     # through their absolute form: on a cluster the executors do not share the driver's directory.
-    inventory = []
-    for src in sources:
-        root = os.path.abspath(glob_root(src["path"]))
-        for path in list_source_files(src):
-            inventory.append((src["name"], src["modality"], src["rights"], src["format"], source_is_ocr(src), path,
-                              os.path.abspath(path), root))
+    listing = list_files(spark, sources).persist(StorageLevel.MEMORY_AND_DISK)
     files_in = {src["name"]: 0 for src in sources}
-    for row in inventory:
-        files_in[row[0]] += 1
+    for r in listing.groupBy("source").count().collect():
+        files_in[r["source"]] = int(r["count"])
 
     # Few, large partitions: every task of a Python UDF pays a fixed cost (tens of ms), and every
     # partition becomes an output file. Two per core keeps the cores busy when file sizes vary.
-    n_files = len(inventory)
+    n_files = sum(files_in.values())
     n_parts = max(2 * spark.sparkContext.defaultParallelism, -(-n_files // settings["files_per_partition"]))
     n_parts = max(1, min(n_parts, n_files, 4096))
-    files = spark.createDataFrame(
-        pd.DataFrame(inventory, columns=["source", "modality", "rights", "format", "ocr", "path", "abspath", "root"]),
-        "source string, modality string, rights string, format string, ocr boolean, path string, abspath string, root string")
-    files = files.repartition(n_parts, "path")
+    files = listing.repartition(n_parts, "path")
     max_bytes = int(settings["max_file_mb"] * 1024 * 1024)
+    batch_bytes = int(spark.conf.get("spark.sql.execution.arrow.maxBytesPerBatch", str(64 << 20)))
     date_patterns = {src["name"]: src["date_from_path"] for src in sources if src.get("date_from_path")}
-    table = files.mapInPandas(lambda it: read_partition(it, max_bytes, date_patterns), INGEST_DDL).persist(StorageLevel.MEMORY_AND_DISK)
+    table = files.mapInPandas(lambda it: read_partition(it, max_bytes, date_patterns, batch_bytes), INGEST_DDL) \
+        .persist(StorageLevel.MEMORY_AND_DISK)
 
     docs = table.where(F.col("reason").isNull()).drop("reason")
     quarantine = table.where(F.col("reason").isNotNull()).select("path", "source", "format", "record", "reason")
@@ -205,7 +294,8 @@ def run(spark, sources: list[dict], settings: dict, out_docs: str, out_quarantin
         ).collect()
     }
     write_parquet(docs, out_docs)
-    write_parquet(quarantine.coalesce(1).sortWithinPartitions("path", "record"), out_quarantine)
+    n_quarantined = sum(int(r["files_quarantined"]) + int(r["records_quarantined"]) for r in per_source.values())
+    write_parquet(sorted_partitions(quarantine, n_quarantined, "path", ("path", "record")), out_quarantine)
 
     sources_stats = {}
     for name, n_files in files_in.items():
@@ -226,9 +316,13 @@ def run(spark, sources: list[dict], settings: dict, out_docs: str, out_quarantin
         "records_quarantined": sum(s["records_quarantined"] for s in sources_stats.values()),
         "per_source": sources_stats,
         "per_decade": words_by_decade,
+        # the report's figure of ALTO page confidence, drawn from these counts
+        "histograms": {"ocr_conf": histogram(docs.where(F.col("format") == "alto"), F.col("ocr_conf"),
+                                             linear_edges(0.0, 1.0, 40), by=("source",))},
     }
     write_json(stats, out_stats)
     table.unpersist()
+    listing.unpersist()
     for name, st in sources_stats.items():
         if st["files_in"] and not st["files_ok"]:
             print(f"WARNING: ingest: every file of source {name!r} was quarantined; see {out_quarantine}", file=sys.stderr)

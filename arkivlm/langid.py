@@ -140,7 +140,7 @@ def transform(docs, settings: dict):
 def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, out_stats: str) -> dict:
     from pyspark.sql import functions as F
 
-    from arkivlm.tables import finish_stage
+    from arkivlm.tables import finish_stage, linear_edges
 
     settings = {**DEFAULTS, **(settings or {})}
     load_model(settings["model"])  # fail here, on the driver, if the model is missing
@@ -149,4 +149,5 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
     result = transform(docs, settings)
     return finish_stage(result, stage="langid", docs_in=docs_in, out_docs=out_docs, out_dropped=out_dropped,
                         out_stats=out_stats, extra_stats={"settings": settings}, dropped_extra=("lang", "lang_score"),
-                        sums={"paragraphs_removed": F.col("lid_paragraphs_removed")})
+                        sums={"paragraphs_removed": F.col("lid_paragraphs_removed")},
+                        histograms={"lang_score": ("lang_score", linear_edges(0.0, 1.0, 40))})

@@ -30,35 +30,25 @@ def _save(fig, path: str) -> None:
     _plt().close(fig)
 
 
-def read_columns(path: str | Path, columns: list[str]) -> pd.DataFrame:
-    import pyarrow.dataset as ds
-
-    path = Path(path)
-    if not path.exists() or not any(path.glob("*.parquet")):
-        return pd.DataFrame(columns=columns)
-    dataset = ds.dataset(str(path), format="parquet")
-    return dataset.to_table(columns=[c for c in columns if c in dataset.schema.names]).to_pandas()
-
-
-def text_lengths(path: str | Path) -> pd.DataFrame:
-    """(modality, source, chars) per document, streamed: the texts are never all in memory."""
-    import pyarrow.compute as pc
-    import pyarrow.dataset as ds
-
-    parts = []
-    for batch in ds.dataset(str(path), format="parquet").to_batches(columns=["modality", "source", "text"]):
-        parts.append(pd.DataFrame({"modality": batch.column("modality").to_pylist(), "source": batch.column("source").to_pylist(),
-                                   "chars": pc.utf8_length(batch.column("text")).to_numpy(zero_copy_only=False)}))
-    return pd.concat(parts) if parts else pd.DataFrame(columns=["modality", "source", "chars"])
+def step_histogram(ax, hist: dict, key: str, label: str, **kw) -> None:
+    """One series of a histogram the stages counted (arkivlm.tables.histogram), drawn as bars."""
+    counts = hist["counts"].get(key)
+    if counts is None:
+        return
+    edges = np.array(hist["edges"], dtype=float)
+    ax.stairs(counts, edges, fill=True, alpha=0.6, label=f"{label} ({sum(counts)})", **kw)
 
 
 class Report:
+    """Everything here is drawn from the stages' stats (counts, histograms, examples): the report's
+    memory does not grow with the corpus, and it never reads a document table."""
+
     def __init__(self, results: str, stats: dict, models: list[str], modality: dict[str, str] | None = None):
         self.r, self.stats, self.models = Path(results), stats, models
         self.modality = modality or {}
-        self.dropped = {s: read_columns(self.r / "dropped" / s, ["id", "source", "modality", "reason", "duplicate_of", "lang", "lang_score"])
-                        for s in DROP_STAGES}
-        self.corpus = pd.concat([text_lengths(self.r / "corpus" / s) for s in ("train", "validation")])
+
+    def histogram(self, stage: str, name: str) -> dict:
+        return self.stats.get(stage, {}).get("histograms", {}).get(name) or {"edges": [0, 1], "counts": {}}
 
     # --- Corpus ----------------------------------------------------------------------------------
     def flow_by_stage(self, out: str) -> None:
@@ -82,13 +72,13 @@ class Report:
         plt = _plt()
         per_source = self.stats["ingest"].get("per_source", {})
         sources = sorted(per_source)
-        in_corpus = self.corpus.groupby("source").size()
+        in_corpus = {src: v["docs"] for src, v in self.stats.get("corpus", {}).get("per_source", {}).items()}
         fig, ax = plt.subplots(figsize=(9, 0.45 * len(sources) + 1.5))
         left = np.zeros(len(sources))
         parts = [("corpus", [in_corpus.get(s, 0) for s in sources])]
         for stage in DROP_STAGES:
-            counts = self.dropped[stage].groupby("source").size() if len(self.dropped[stage]) else pd.Series(dtype=int)
-            parts.append((f"dropped: {stage}", [counts.get(s, 0) for s in sources]))
+            by_source = self.stats.get(stage, {}).get("dropped_by_source", {})
+            parts.append((f"dropped: {stage}", [sum(by_source.get(s, {}).values()) for s in sources]))
         colors = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3"]
         for (label, vals), color in zip(parts, colors):
             ax.barh(sources, vals, left=left, color=color, label=label)
@@ -106,8 +96,9 @@ class Report:
     def document_lengths(self, out: str) -> None:
         plt = _plt()
         fig, ax = plt.subplots(figsize=(7, 3.5))
-        for modality, g in self.corpus.groupby("modality"):
-            ax.hist(np.log10(g.chars.clip(lower=1).astype(float)), bins=30, alpha=0.6, label=f"{modality} ({len(g)})")
+        hist = self.histogram("corpus", "log10_chars")
+        for modality in hist["counts"]:
+            step_histogram(ax, hist, modality, modality)
         ax.set_xlabel("characters per document (log10)")
         ax.set_ylabel("documents")
         ax.set_title("Corpus document lengths by modality")
@@ -116,12 +107,10 @@ class Report:
 
     def langid_scores(self, out: str, threshold: float) -> None:
         plt = _plt()
-        kept = read_columns(self.r / "interim" / "langid", ["lang_score"]).lang_score
-        dropped = self.dropped["langid"].get("lang_score", pd.Series(dtype=float))
+        hist = self.histogram("langid", "lang_score")
         fig, ax = plt.subplots(figsize=(7, 3.5))
-        bins = np.linspace(0, 1, 41)
-        ax.hist(kept.dropna(), bins=bins, alpha=0.7, label=f"kept ({len(kept)})")
-        ax.hist(dropped.dropna(), bins=bins, alpha=0.7, label=f"dropped ({len(dropped)})")
+        for fate in ("kept", "dropped"):
+            step_histogram(ax, hist, fate, fate)
         ax.axvline(threshold, color="k", ls="--", lw=1, label=f"threshold {threshold}")
         ax.set_xlabel("p(Swedish), fastText lid.176")
         ax.set_ylabel("documents")
@@ -132,13 +121,13 @@ class Report:
 
     def dedup_clusters(self, out: str) -> None:
         plt = _plt()
-        d = self.dropped["dedup"]
+        st = self.stats.get("dedup", {})
+        sizes = st.get("clusters_by_size", {})
         fig, ax = plt.subplots(figsize=(7, 3.5))
-        if len(d):
-            sizes = d.groupby("duplicate_of").size() + 1
-            counts = sizes.value_counts().sort_index()
-            ax.bar(counts.index.astype(str), counts.values, color="#55a868")
-            by_reason = d.reason.value_counts().to_dict()
+        if sizes:
+            order = sorted(sizes, key=int)
+            ax.bar(order, [sizes[k] for k in order], color="#55a868")
+            by_reason = st.get("dropped", {})
             ax.set_title(f"Duplicate clusters by size ({', '.join(f'{k}: {v}' for k, v in by_reason.items())} removed)")
         else:
             ax.set_title("Duplicate clusters: none found")
@@ -148,15 +137,14 @@ class Report:
 
     def ocr_confidence(self, out: str, threshold: float) -> None:
         plt = _plt()
-        docs = read_columns(self.r / "interim" / "ingest", ["source", "format", "ocr_conf"])
-        docs = docs[docs.format == "alto"] if len(docs) else docs
+        hist = self.histogram("ingest", "ocr_conf")
         fig, ax = plt.subplots(figsize=(7, 3.5))
-        for source, g in docs.groupby("source"):
-            ax.hist(g.ocr_conf.dropna(), bins=np.linspace(0, 1, 41), alpha=0.6, label=f"{source} ({len(g)})")
+        for source in hist["counts"]:
+            step_histogram(ax, hist, source, source)
         ax.axvline(threshold, color="k", ls="--", lw=1, label=f"filter threshold {threshold}")
         ax.set_xlabel("mean ALTO word confidence (WC) per page")
         ax.set_ylabel("pages")
-        ax.set_title("OCR confidence of ALTO sources" if len(docs) else "OCR confidence: no ALTO sources")
+        ax.set_title("OCR confidence of ALTO sources" if hist["counts"] else "OCR confidence: no ALTO sources")
         ax.legend()
         _save(fig, out)
 
@@ -325,10 +313,13 @@ class Report:
                  "dropped": sum(self.stats[s]["dropped"].values())} for s in STAGES if s in self.stats]
         pd.DataFrame(rows).to_csv(out_stages, index=False)
         reasons = []
-        for stage, d in self.dropped.items():
-            for reason, g in d.groupby("reason"):
-                reasons.append({"stage": stage, "reason": reason, "documents": len(g), "sample_id": sorted(g.id)[0],
-                                "sources": ", ".join(sorted(g.source.unique()))})
+        for stage in DROP_STAGES:
+            st = self.stats.get(stage, {})
+            by_source = st.get("dropped_by_source", {})
+            for reason, n in st.get("dropped", {}).items():
+                reasons.append({"stage": stage, "reason": reason, "documents": n,
+                                "sample_id": st.get("first_dropped_id", {}).get(reason, ""),
+                                "sources": ", ".join(sorted(src for src, r in by_source.items() if r.get(reason)))})
         pd.DataFrame(reasons, columns=["stage", "reason", "documents", "sample_id", "sources"]) \
             .sort_values("documents", ascending=False).to_csv(out_reasons, index=False)
         pii = self.stats.get("pii", {}).get("pii_by_source", {})

@@ -5,11 +5,12 @@
         sees SLURMEnvironment: nodes x tasks-per-node ranks, and the tasks receive the job's
         signals). Anywhere else, run it as it is.
 
-    python -m arkivlm.slurm spark --master slurm -- python -m arkivlm ingest ...
+    python -m arkivlm.slurm spark -- python -m arkivlm ingest ...
         With `spark.master: slurm`, inside a batch job: start a Spark standalone master on this
-        node and one worker per node of the allocation (`srun --overlap`), run the stage against
-        it, and tear the cluster down, also when the stage fails. With any other master, or
-        outside Slurm, run the command as it is (local[*] stays local[*]).
+        node and one worker per node of the allocation (`srun --overlap`), with executors sized
+        from the node's cores and `spark.worker_memory` (arkivlm.spark.executor_sizing), run the
+        stage against it, and tear the cluster down, also when the stage fails. With any other
+        master, or outside Slurm, run the command as it is (local[*] stays local[*]).
 """
 
 from __future__ import annotations
@@ -69,37 +70,63 @@ def wait_for_workers(ui_port: int, expected: int, timeout: float = 180) -> None:
     raise RuntimeError(f"Spark: {expected} worker(s) did not register with the master within {timeout:.0f}s")
 
 
-def run_spark(cmd: list[str], master: str, worker_memory: str, port: int = 7077, ui_port: int = 8080) -> int:
-    if master != "slurm" or not in_batch_allocation():
+def master_command(host: str, port: int, ui_port: int) -> list[str]:
+    return [str(spark_home() / "bin" / "spark-class"), "org.apache.spark.deploy.master.Master", "--host", host,
+            "--port", str(port), "--webui-port", str(ui_port)]
+
+
+def worker_command(url: str, cores: int, memory_mb: int, ui_port: int) -> list[str]:
+    return [str(spark_home() / "bin" / "spark-class"), "org.apache.spark.deploy.worker.Worker", url, "--cores", str(cores),
+            "--memory", f"{memory_mb}m", "--webui-port", str(ui_port)]
+
+
+def cluster_env(settings: dict, sizing: dict, url: str) -> dict:
+    """The environment of the master, the workers and the stage: the stage's SparkSession connects to
+    `url` with the executors sized for the nodes (arkivlm.spark.get_session reads both)."""
+    from arkivlm.spark import CONF_ENV, local_dir
+
+    return {**os.environ, "SPARK_HOME": str(spark_home()), "PYSPARK_PYTHON": sys.executable,
+            "SPARK_LOCAL_DIRS": local_dir(settings), "ARKIVLM_SPARK_MASTER": url, CONF_ENV: json.dumps(sizing["conf"])}
+
+
+def stop(procs: list) -> None:
+    for p in reversed(procs):
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+            p.wait(timeout=30)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def run_spark(cmd: list[str], master: str | None = None, worker_memory: str | None = None, port: int = 7077,
+              ui_port: int = 8080) -> int:
+    """`master`/`worker_memory` default to the workflow's `spark` section (from the environment)."""
+    from arkivlm.spark import executor_sizing, parse_memory_mb, resolve_settings
+
+    settings = resolve_settings({k: v for k, v in (("master", master), ("worker_memory", worker_memory)) if v})
+    if settings["master"] != "slurm" or not in_batch_allocation():
         return subprocess.call(cmd)
     host = socket.gethostname()
     a = allocation()
     nodes, cores = a["nodes"], min(a["cpus_per_node"], os.cpu_count() or a["cpus_per_node"])
-    spark_class = str(spark_home() / "bin" / "spark-class")
-    env = {**os.environ, "SPARK_HOME": str(spark_home()), "PYSPARK_PYTHON": sys.executable,
-           "SPARK_LOCAL_DIRS": os.environ.get("TMPDIR", "/tmp")}
+    sizing = executor_sizing(cores, parse_memory_mb(settings["worker_memory"]), settings)
+    url = f"spark://{host}:{port}"
+    env = cluster_env(settings, sizing, url)
     procs = []
     try:
-        procs.append(subprocess.Popen([spark_class, "org.apache.spark.deploy.master.Master", "--host", host, "--port", str(port),
-                                       "--webui-port", str(ui_port)], env=env, start_new_session=True))
-        url = f"spark://{host}:{port}"
+        procs.append(subprocess.Popen(master_command(host, port, ui_port), env=env, start_new_session=True))
         procs.append(subprocess.Popen(["srun", "--overlap", f"--nodes={nodes}", "--ntasks-per-node=1", f"--ntasks={nodes}",
-                                       "--kill-on-bad-exit=0", spark_class, "org.apache.spark.deploy.worker.Worker", url,
-                                       "--cores", str(cores), "--memory", worker_memory, "--webui-port", str(ui_port + 1)],
+                                       "--kill-on-bad-exit=0", *worker_command(url, cores, sizing["worker_memory_mb"], ui_port + 1)],
                                       env=env, start_new_session=True))
         wait_for_workers(ui_port, nodes)
-        print(f"arkivlm.slurm: Spark standalone cluster at {url} with {nodes} worker(s) of {cores} cores", file=sys.stderr)
-        return subprocess.call(cmd, env={**env, "ARKIVLM_SPARK_MASTER": url})
+        print(f"arkivlm.slurm: Spark standalone cluster at {url} with {nodes} worker(s) of {cores} cores, "
+              f"{sizing['executors_per_node']} executor(s) each: {sizing['conf']}", file=sys.stderr)
+        return subprocess.call(cmd, env=env)
     finally:
-        for p in reversed(procs):
-            try:
-                os.killpg(p.pid, signal.SIGTERM)
-                p.wait(timeout=30)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                try:
-                    os.killpg(p.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        stop(procs)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -109,8 +136,8 @@ def main(argv: list[str] | None = None) -> None:
     split = argv.index("--")
     p = argparse.ArgumentParser(prog="python -m arkivlm.slurm")
     p.add_argument("mode", choices=["tasks", "spark"])
-    p.add_argument("--master", default="local[*]")
-    p.add_argument("--worker-memory", default="8g")
+    p.add_argument("--master", default=None, help="default: spark.master of the workflow (from the environment)")
+    p.add_argument("--worker-memory", default=None, help="default: spark.worker_memory of the workflow")
     args = p.parse_args(argv[:split])
     cmd = argv[split + 1:]
     sys.exit(run_tasks(cmd) if args.mode == "tasks" else run_spark(cmd, args.master, args.worker_memory))

@@ -1,10 +1,15 @@
-"""The SparkSession of a stage: local[*] by default, a standalone master on MeluXina.
+"""The SparkSession of a stage: local[*] by default, a standalone cluster on MeluXina.
 
-`ARKIVLM_SPARK_MASTER` (set by the MeluXina launcher) overrides the configured master.
+The `spark` config section says how Spark runs, never what it computes: the workflow hands it
+to the jobs through the environment (`ARKIVLM_SPARK_SETTINGS`), not as a rule parameter, so that
+raising driver memory after an out-of-memory error reruns nothing. The MeluXina launcher
+(arkivlm.slurm) adds the master it started (`ARKIVLM_SPARK_MASTER`) and the executor sizing it
+computed from the allocation (`ARKIVLM_SPARK_CONF`, spark.* settings as JSON).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -14,8 +19,12 @@ DEFAULTS = {
     "driver_memory": "4g",
     "shuffle_partitions": 8,
     "arrow_batch_rows": 2000,
+    "arrow_batch_mb": 64,
+    "local_dir": None,
     "extra_conf": {},
 }
+SETTINGS_ENV = "ARKIVLM_SPARK_SETTINGS"
+CONF_ENV = "ARKIVLM_SPARK_CONF"
 
 
 class JavaMissingError(RuntimeError):
@@ -32,8 +41,63 @@ def check_java() -> None:
             "`apt-get install openjdk-17-jre-headless`) or set JAVA_HOME.")
 
 
+def settings_from_env() -> dict:
+    """The workflow's `spark` section, as the rule's environment carries it ({} outside the workflow)."""
+    return json.loads(os.environ.get(SETTINGS_ENV) or "{}")
+
+
+def export_spark_settings(section: dict) -> None:
+    """Hand the workflow's `spark` section to the jobs it starts, through their environment."""
+    os.environ[SETTINGS_ENV] = json.dumps(section, sort_keys=True)
+
+
+def resolve_settings(settings: dict | None = None) -> dict:
+    """DEFAULTS, then the workflow's section from the environment, then `settings` (e.g. --spark)."""
+    return {**DEFAULTS, **settings_from_env(), **(settings or {})}
+
+
+def local_dir(settings: dict) -> str:
+    """Spark's scratch space (shuffle files, spills): `spark.local_dir`, else $TMPDIR (node-local on
+    MeluXina), else /tmp."""
+    return os.path.expandvars(settings.get("local_dir") or os.environ.get("TMPDIR") or "/tmp")
+
+
+def parse_memory_mb(value: str | int) -> int:
+    """'440g', '512m', '1t' or a number of MiB -> MiB."""
+    if isinstance(value, (int, float)):
+        return int(value)
+    v = str(value).strip().lower().rstrip("b")
+    units = {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
+    if v and v[-1] in units:
+        return int(float(v[:-1]) * units[v[-1]])
+    return int(float(v) / (1024 * 1024))
+
+
+def executor_sizing(cores_per_node: int, memory_per_node_mb: int, settings: dict | None = None) -> dict:
+    """Executors per node and their spark.* settings, from a node's cores and the memory Spark may use.
+
+    Several executors per node rather than one with every core: a JVM heap of hundreds of GB spends
+    its time in garbage collection, and one executor's Python workers would share one memory limit.
+    Of each executor's share of the node, 35% is JVM heap, 50% is for its Python workers
+    (spark.executor.pyspark.memory: the stages' work is in Python) and the rest is left for off-heap
+    buffers and the OS. `executor_cores`, `executor_memory` and `executor_pyspark_memory` override.
+    """
+    s = settings or {}
+    executor_cores = max(1, min(int(s.get("executor_cores") or 8), cores_per_node))
+    executors = max(1, cores_per_node // executor_cores)
+    share = memory_per_node_mb // executors
+    heap = parse_memory_mb(s["executor_memory"]) if s.get("executor_memory") else max(512, int(share * 0.35))
+    python = parse_memory_mb(s["executor_pyspark_memory"]) if s.get("executor_pyspark_memory") else max(512, int(share * 0.5))
+    return {
+        "executors_per_node": executors,
+        "worker_memory_mb": executors * heap,  # what a standalone worker schedules: executor heaps
+        "conf": {"spark.executor.cores": str(executor_cores), "spark.executor.memory": f"{heap}m",
+                 "spark.executor.pyspark.memory": f"{python}m"},
+    }
+
+
 def get_session(settings: dict | None = None, app_name: str = "arkivlm"):
-    settings = {**DEFAULTS, **(settings or {})}
+    settings = resolve_settings(settings)
     check_java()
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
@@ -43,12 +107,16 @@ def get_session(settings: dict | None = None, app_name: str = "arkivlm"):
     builder = (
         SparkSession.builder.master(master).appName(app_name)
         .config("spark.driver.memory", settings["driver_memory"])
+        .config("spark.local.dir", local_dir(settings))
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", str(settings["shuffle_partitions"]))
         .config("spark.sql.adaptive.enabled", "true")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        # Batches handed to Python end at whichever comes first: rows, or bytes (a few book-length
+        # documents fill a batch; a batch of 2,000 books would not fit a worker, nor Arrow's 2 GiB column).
         .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(settings["arrow_batch_rows"]))
+        .config("spark.sql.execution.arrow.maxBytesPerBatch", str(int(settings["arrow_batch_mb"] * (1 << 20))))
         .config("spark.sql.parquet.compression.codec", "zstd")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
@@ -63,8 +131,10 @@ def get_session(settings: dict | None = None, app_name: str = "arkivlm"):
         threads = master[6:-1].split(",")[0] if master.startswith("local[") else "1"
         cores = (os.cpu_count() or 1) if threads == "*" else int(threads)
         builder = builder.config("spark.sql.files.minPartitionNum", str(4 * cores))
-    for key, value in settings.get("extra_conf", {}).items():
+    launcher_conf = json.loads(os.environ.get(CONF_ENV) or "{}") if os.environ.get("ARKIVLM_SPARK_MASTER") else {}
+    for key, value in {**launcher_conf, **settings.get("extra_conf", {})}.items():
         builder = builder.config(key, str(value))
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark
+

@@ -20,7 +20,7 @@ def run(spark, settings: dict, in_docs: str, out_train: str, out_validation: str
     from pyspark.sql import functions as F
 
     from arkivlm.io import write_json, write_parquet
-    from arkivlm.tables import source_decade_counts
+    from arkivlm.tables import histogram, linear_edges, source_decade_counts
 
     settings = {**DEFAULTS, **(settings or {})}
     docs = spark.read.parquet(in_docs)
@@ -39,6 +39,9 @@ def run(spark, settings: dict, in_docs: str, out_train: str, out_validation: str
     stats = {"stage": "corpus", "docs_in": total, "docs_out": total, "dropped": {}, "splits": per_split,
              "validation_fraction": settings["validation_fraction"]}
     stats["per_source"], stats["per_decade"] = source_decade_counts(docs)
+    # the report's figure of document lengths, drawn from these counts
+    log_chars = F.log10(F.greatest(F.length("text"), F.lit(1)).cast("double"))
+    stats["histograms"] = {"log10_chars": histogram(docs, log_chars, linear_edges(0.0, 8.0, 40), by=("modality",))}
     write_json(stats, out_stats)
     docs.unpersist()
     return stats

@@ -9,11 +9,20 @@ shrink with the data, so the workflow runs the document stages as two chains:
 Each stage inside a chain is the same code as the stage run on its own (`python -m arkivlm
 langid`, ...) and writes the same outputs: its document table under `interim/`, its dropped
 documents under `dropped/` and its stats; only the SparkSession is shared.
+
+The filter chain keeps completed work: when a stage finishes, a fingerprint of its settings, its
+input table and the package's code is written beside its table (`_arkivlm_stage.json`, with its
+stats and audit). A later run of the chain reuses every stage whose fingerprint still matches,
+so a crash in pii after hours, or a changed pii threshold, does not redo clean, lines, langid
+and quality.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -36,24 +45,79 @@ def _timed(stage: str, call):
     return result
 
 
+STAGE_MARKER = "_arkivlm_stage.json"  # Spark and Arrow skip files starting with "_" when reading a table
+
+
+def code_fingerprint() -> str:
+    """A hash of the package's source: changed code never reuses a table the old code wrote."""
+    h = hashlib.sha256()
+    root = Path(__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def table_fingerprint(path: str) -> str:
+    """Names and sizes of a table's files: a rewritten table has new file names (Spark writes a
+    random id into each), so this changes whenever the table is written again."""
+    h = hashlib.sha256()
+    for dirpath, dirnames, filenames in sorted(os.walk(path)):
+        dirnames.sort()
+        for name in sorted(filenames):
+            h.update(f"{os.path.relpath(os.path.join(dirpath, name), path)}\0{os.path.getsize(os.path.join(dirpath, name))}\0".encode())
+    return h.hexdigest()
+
+
+def stage_fingerprint(stage: str, settings: dict, in_docs: str, code: str) -> str:
+    blob = json.dumps({"stage": stage, "settings": settings, "input": table_fingerprint(in_docs), "code": code}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def reusable(p: dict, fingerprint: str, extra_tables: tuple[str, ...] = ()) -> dict | None:
+    """The marker of a stage that completed with this fingerprint, or None."""
+    marker = Path(p["docs"]) / STAGE_MARKER
+    if not marker.exists() or not all(os.path.isdir(t) for t in (p["dropped"], *extra_tables)):
+        return None
+    m = json.loads(marker.read_text())
+    return m if m.get("fingerprint") == fingerprint else None
+
+
 def run_filter(spark, settings: dict, allow_rights: list[str], in_docs: str, interim: str, dropped: str,
                stats: str) -> dict:
-    """clean, lines, langid, quality and pii over `in_docs`; `settings` holds each stage's config section."""
+    """clean, lines, langid, quality and pii over `in_docs`; `settings` holds each stage's config
+    section. Stages completed earlier with the same fingerprint are reused, not run again."""
     from arkivlm import clean, langid, lines, pii, quality
+    from arkivlm.io import write_json
 
+    code = code_fingerprint()
     results, previous = {}, in_docs
     for stage in FILTER_STAGES:
         p = stage_paths(stage, interim, dropped, stats)
         s = settings.get(stage, {})
+        removed = str(Path(interim).parent / "lines_removed")
+        extra_tables = (removed,) if stage == "lines" else ()
+        fingerprint = stage_fingerprint(stage, {"settings": s, "allow_rights": allow_rights if stage == "clean" else None},
+                                        previous, code)
+        done = reusable(p, fingerprint, extra_tables)
+        if done:
+            write_json(done["stats"], p["stats"])
+            write_json(done["audit"], Path(p["stats"]).parent / "audit" / f"{stage}.json")
+            results[stage] = {**done["stats"], "seconds": 0.0, "reused": True}
+            log.info("%s: reused (settings, input and code unchanged since it completed)", stage)
+            previous = p["docs"]
+            continue
         if stage == "clean":
             call = lambda: clean.run(spark, s, allow_rights, previous, p["docs"], p["dropped"], p["stats"])
         elif stage == "lines":
-            removed = str(Path(interim).parent / "lines_removed")
             call = lambda: lines.run(spark, s, previous, p["docs"], p["dropped"], p["stats"], removed)
         else:
             module = {"langid": langid, "quality": quality, "pii": pii}[stage]
             call = lambda: module.run(spark, s, previous, p["docs"], p["dropped"], p["stats"])
         results[stage] = _timed(stage, call)
+        audit = json.loads((Path(p["stats"]).parent / "audit" / f"{stage}.json").read_text())
+        write_json({"fingerprint": fingerprint, "stats": json.loads(Path(p["stats"]).read_text()), "audit": audit},
+                   Path(p["docs"]) / STAGE_MARKER)
         previous = p["docs"]
     return summary("filter", results)
 
@@ -74,5 +138,6 @@ def run_corpus(spark, settings: dict, in_docs: str, interim: str, dropped: str, 
 def summary(chain: str, results: dict) -> dict:
     first, last = next(iter(results.values())), list(results.values())[-1]
     return {"stage": chain, "docs_in": first["docs_in"], "docs_out": last["docs_out"],
-            "stages": {name: {"docs_in": r["docs_in"], "docs_out": r["docs_out"], "seconds": r["seconds"]}
+            "stages": {name: {"docs_in": r["docs_in"], "docs_out": r["docs_out"], "seconds": r["seconds"],
+                              "reused": r.get("reused", False)}
                        for name, r in results.items()}}

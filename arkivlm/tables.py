@@ -73,6 +73,33 @@ def source_decade_counts(df) -> tuple[dict, dict]:
     return dict(sorted(by_source.items())), dict(sorted(by_decade.items()))
 
 
+def sorted_partitions(df, rows: int, key: str, order: tuple[str, ...], rows_per_file: int = 1_000_000):
+    """`df` (of `rows` rows) as about one partition per `rows_per_file`, hashed by `key` and sorted by
+    `order` within each: a table of any size is written by many tasks, in the same order every run."""
+    return df.repartition(max(1, -(-rows // rows_per_file)), key).sortWithinPartitions(*order)
+
+
+def histogram(df, value, edges: list[float], by: tuple = ()) -> dict:
+    """Counts of the column expression `value` in the equal-width bins of `edges` (values outside
+    fall into the end bins), one list per value of the `by` columns ("all" without): a figure's
+    data computed where the rows are, a few numbers in the stats."""
+    from pyspark.sql import functions as F
+
+    lo, hi, n = float(edges[0]), float(edges[-1]), len(edges) - 1
+    width = (hi - lo) / n
+    binned = F.least(F.greatest(F.floor((value - F.lit(lo)) / F.lit(width)), F.lit(0)), F.lit(n - 1)).cast("int")
+    valid = value.isNotNull() & ~F.isnan(value.cast("double"))
+    counts: dict = {}
+    for r in df.where(valid).groupBy(*by, binned.alias("_bin")).count().collect():
+        key = "/".join(str(r[c]) for c in by) if by else "all"
+        counts.setdefault(key, [0] * n)[int(r["_bin"])] += int(r["count"])
+    return {"edges": [round(float(e), 6) for e in edges], "counts": dict(sorted(counts.items()))}
+
+
+def linear_edges(lo: float, hi: float, bins: int) -> list[float]:
+    return [lo + (hi - lo) * i / bins for i in range(bins + 1)]
+
+
 def is_true(value) -> bool:
     """A nullable boolean cell from Arrow (True, False, None, NaN or pandas' NA) as a bool."""
     try:
@@ -95,10 +122,13 @@ def stage_stats(stage: str, docs_in: int, reason_counts: dict, **extra) -> dict:
 
 def finish_stage(df, *, stage: str, docs_in: int, out_docs: str, out_dropped: str, out_stats: str,
                  extra_stats: dict | None = None, drop_columns: tuple[str, ...] = (), sort_output: bool = False,
-                 dropped_extra: tuple[str, ...] = (), removed_lines: dict | None = None, sums: dict | None = None) -> dict:
+                 dropped_extra: tuple[str, ...] = (), removed_lines: dict | None = None, sums: dict | None = None,
+                 histograms: dict | None = None) -> dict:
     """Also writes `audit/<stage>.json` beside the stats: a few examples per drop reason, and the
     `removed_lines` examples a stage passes in (arkivlm.audit). `sums`: name -> column, summed over
-    all documents in the same pass and written to the stats under that name (`a/b`: stats[a][b])."""
+    all documents in the same pass and written to the stats under that name (`a/b`: stats[a][b]).
+    `histograms`: name -> (column, edges), counted for kept and dropped documents (the report's
+    figures are drawn from the stats alone, never from the tables)."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
@@ -109,15 +139,22 @@ def finish_stage(df, *, stage: str, docs_in: int, out_docs: str, out_dropped: st
     # One pass: documents per reason, documents in and out per decade, and the audit's examples
     # (dropped: per reason; kept: per source). Words per decade are counted at ingest and in the corpus.
     kept_source = F.when(F.col("drop_reason").isNull(), F.col("source")).alias("_kept_source")
+    dropped_source = F.when(F.col("drop_reason").isNotNull(), F.col("source")).alias("_dropped_source")
     sums = sums or {}
     decade = decade_column() if "date" in df.columns else F.lit("undated")
-    rows = df.groupBy("drop_reason", decade.alias("decade"), kept_source, audit.bucket_column()).agg(
-        F.count("*").alias("docs"), audit.example_column("id", "source", "path", "text"),
+    rows = df.groupBy("drop_reason", decade.alias("decade"), kept_source, dropped_source, audit.bucket_column()).agg(
+        F.count("*").alias("docs"), F.min("id").alias("_first_id"), audit.example_column("id", "source", "path", "text"),
         *[F.sum(col).alias(f"_sum_{i}") for i, col in enumerate(sums.values())]).collect()
     counts: dict = {}
     per_decade: dict = {}
+    by_source: dict = {}
+    first_id: dict = {}
     for r in rows:
         counts[r["drop_reason"]] = counts.get(r["drop_reason"], 0) + int(r["docs"])
+        if r["drop_reason"] is not None:
+            reasons = by_source.setdefault(r["_dropped_source"], {})
+            reasons[r["drop_reason"]] = reasons.get(r["drop_reason"], 0) + int(r["docs"])
+            first_id[r["drop_reason"]] = min(first_id.get(r["drop_reason"], r["_first_id"]), r["_first_id"])
         d = per_decade.setdefault(r["decade"], {"docs_in": 0, "docs_out": 0})
         d["docs_in"] += int(r["docs"])
         if r["drop_reason"] is None:
@@ -131,6 +168,11 @@ def finish_stage(df, *, stage: str, docs_in: int, out_docs: str, out_dropped: st
         holder[key] = int(sum(r[f"_sum_{i}"] or 0 for r in rows))
     stats = stage_stats(stage, docs_in, counts, **(extra_stats or {}), **totals)
     stats["per_decade"] = dict(sorted(per_decade.items()))
+    stats["dropped_by_source"] = {src: dict(sorted(r.items())) for src, r in sorted(by_source.items())}
+    stats["first_dropped_id"] = dict(sorted(first_id.items()))
+    fate = F.when(F.col("drop_reason").isNull(), "kept").otherwise("dropped")
+    stats["histograms"] = {name: histogram(df.withColumn("_fate", fate), F.col(col), edges, by=("_fate",))
+                           for name, (col, edges) in (histograms or {}).items()}
     kept = df.where(F.col("drop_reason").isNull()).drop("drop_reason", "drop_detail", "duplicate_of", *drop_columns)
     if sort_output:
         kept = kept.sortWithinPartitions("id")
@@ -139,10 +181,10 @@ def finish_stage(df, *, stage: str, docs_in: int, out_docs: str, out_dropped: st
     for col in ("drop_detail", "duplicate_of"):
         if col not in dropped.columns:
             dropped = dropped.withColumn(col, F.lit(None).cast("string"))
-    write_parquet(
+    write_parquet(sorted_partitions(
         dropped.select("id", "source", "modality", "path", F.lit(stage).alias("stage"), F.col("drop_reason").alias("reason"),
-                       F.col("drop_detail").alias("detail"), "duplicate_of", *dropped_extra).coalesce(1).sortWithinPartitions("id"),
-        out_dropped)
+                       F.col("drop_detail").alias("detail"), "duplicate_of", *dropped_extra),
+        sum(stats["dropped"].values()), "id", ("id",)), out_dropped)
     examples = audit.document(
         stage, audit.collect([r for r in rows if r["drop_reason"] is not None], 3, lambda r: r["drop_reason"]),
         audit.collect([r for r in rows if r["drop_reason"] is None], 2, lambda r: r["_kept_source"]), removed_lines)

@@ -33,14 +33,14 @@ def fake_slurm(bin_dir: Path) -> Path:
 
 
 def render(tmp_path: Path, rules=("ingest", "pretrain_model"), targets=("ingest", "results/models/gpt_big/train_summary.json"),
-           extra_config=None, existing_dirs=(), min_jobs=2) -> list[str]:
+           extra_config=None, existing_dirs=(), min_jobs=2, models=None) -> list[str]:
     """The sbatch command lines of the first round of jobs the profile submits for `targets`."""
     bin_dir = fake_slurm(tmp_path / "bin")
     (tmp_path / "archive").mkdir()
     (tmp_path / "archive" / "a.srt").write_text("1\n00:00:01,000 --> 00:00:02,000\nHej\n")
     cfg = {"results": "results", "spark": {"nodes": 4}, **(extra_config or {}),
            "sources": [{"name": "tv", "modality": "subtitle", "format": "srt", "path": "archive/*.srt", "rights": "public"}],
-           "models": [{"name": "gpt_big", "type": "causal", "preset": "125m", "train": {"num_nodes": 16}}]}
+           "models": models or [{"name": "gpt_big", "type": "causal", "preset": "125m", "train": {"num_nodes": 16}}]}
     # the pretraining job's inputs exist, so it is submitted in the same round as ingest
     res = tmp_path / "results"
     (res / "packed" / "causal").mkdir(parents=True)
@@ -88,6 +88,15 @@ def test_sixteen_node_pretraining_and_four_node_spark_stage(tmp_path):
     # Spark stage: cpu partition, 4 whole nodes of 2 x 64 cores
     assert "-p cpu" in spark and "--nodes=4" in spark and "--ntasks-per-node=2" in spark and "--cpus-per-task=64" in spark
     assert "--gres" not in spark and "--mem 480000" in spark
+
+
+def test_the_users_config_wins_over_the_profile(tmp_path):
+    """profiles/meluxina/workflow.yaml gives defaults (4 Spark nodes, 4 GPU nodes per model); a
+    user's spark.nodes and train.num_nodes are never replaced by them."""
+    sb = by_rule(render(tmp_path, extra_config={"spark": {"nodes": 2}, "train": {"num_nodes": 3}},
+                        models=[{"name": "gpt_big", "type": "causal", "preset": "125m"}]))
+    assert "--nodes=2" in sb["ingest"], sb["ingest"]
+    assert "--nodes=3" in sb["pretrain_model"] and "--ntasks-per-node=4" in sb["pretrain_model"], sb["pretrain_model"]
 
 
 def test_ablation_variants_train_in_parallel_gpu_jobs(tmp_path):

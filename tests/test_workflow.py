@@ -230,3 +230,37 @@ def test_trivial_rules_run_on_the_login_node_under_the_profile(tmp_path, small_s
     submitted = (tmp_path / "sb.log").read_text() if (tmp_path / "sb.log").exists() else ""
     assert "rule_data_card" not in submitted, submitted
     assert (res / "data_card.md").exists(), out[-3000:]
+
+
+@pytest.mark.slow
+def test_report_is_built_from_the_stats_alone(full_run, tmp_path):
+    """The report reads no document table: with every Parquet file of the run removed it draws the
+    same figures and tables, so its memory does not grow with the corpus. Its counts match the
+    tables the stages wrote."""
+    import shutil
+
+    from arkivlm import report
+    from arkivlm.cli import FIGURES
+
+    work, path = full_run
+    results = work / "results"
+    stats_only = tmp_path / "results"
+    shutil.copytree(results, stats_only, ignore=shutil.ignore_patterns("*.parquet", "*.bin", "*.ckpt", "*.safetensors"))
+    assert not list(stats_only.rglob("*.parquet"))
+    cfg = yaml.safe_load(open(path))
+    cfg.setdefault("release", {"allow_rights": ["public"]})
+    out = {name: str(tmp_path / "report" / f"{name}{ext}") for name, ext in FIGURES.items()}
+    report.run(cfg, str(stats_only), out)
+    assert all((tmp_path / "report" / f"{name}{ext}").stat().st_size > 0 for name, ext in FIGURES.items())
+
+    reasons = pd.read_csv(out["drop_reasons"])
+    for stage in ("clean", "lines", "langid", "quality", "dedup"):
+        dropped = pd.read_parquet(results / "dropped" / stage)
+        got = reasons[reasons.stage == stage].set_index("reason")
+        for reason, g in dropped.groupby("reason"):
+            assert got.loc[reason, "documents"] == len(g) and got.loc[reason, "sample_id"] == sorted(g.id)[0]
+        st = json.loads((results / "stats" / f"{stage}.json").read_text())
+        assert st["dropped_by_source"] == {s: g.reason.value_counts().sort_index().to_dict() for s, g in dropped.groupby("source")}
+    corpus = pd.concat([pd.read_parquet(results / "corpus" / s) for s in ("train", "validation")])
+    hist = json.loads((results / "stats" / "corpus.json").read_text())["histograms"]["log10_chars"]
+    assert {m: sum(c) for m, c in hist["counts"].items()} == corpus.modality.value_counts().to_dict()

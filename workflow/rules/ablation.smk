@@ -79,7 +79,7 @@ rule ablation:
         card_md=f"{R}/ablation/data_card.md",
         card_html=report(f"{R}/ablation/data_card.html", caption="../report/ablation_data_card.rst", category="Ablation"),
     params:
-        config=lambda w: json.dumps(config, sort_keys=True),
+        config=lambda w: config_for_outputs(),
         eval_dir=lambda w, input: os.path.dirname(os.path.dirname(input.evals[0])),
         stats_dir=lambda w, input: os.path.dirname(input.corpus_stats),
         packed_dir=lambda w, input: os.path.dirname(input.packed),
@@ -100,8 +100,7 @@ rule ablation:
 rule ablation_data:
     input:
         ingest=f"{R}/interim/ingest",
-        stages=rules.filter.output.docs,
-        dropped=rules.filter.output.dropped,
+        stages=rules.filter.output.stats,  # the stages' tables are complete when their stats are
         dedup_dropped=rules.corpus.output.dropped,
         train=rules.corpus.output.train,
         validation=rules.corpus.output.validation,
@@ -115,7 +114,6 @@ rule ablation_data:
                                       sort_keys=True),
         config=lambda w: json.dumps({s: config.get(s, {}) for s in ("clean", "lines", "langid", "quality", "pii", "dedup", "release")},
                                     sort_keys=True),
-        spark=lambda w: settings("spark"),
         results=lambda w, input: os.path.dirname(os.path.dirname(input.train)),
         heldout=lambda w, input: os.path.join(input.heldout, "validation"),
         out=lambda w, output: os.path.dirname(output.variants),
@@ -130,5 +128,5 @@ rule ablation_data:
         *config["modules"]["spark"],
     shell:
         SPARK_LAUNCH + "python -m arkivlm ablation-data --settings {params.settings:q} --config {params.config:q}"
-        " --spark {params.spark:q} --results {params.results:q} --tokenizer {input.tokenizer:q}"
+        " --results {params.results:q} --tokenizer {input.tokenizer:q}"
         " --heldout {params.heldout:q} --out {params.out:q} > {log:q} 2>&1"

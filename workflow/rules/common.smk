@@ -8,26 +8,30 @@ import tempfile
 from snakemake.utils import validate
 
 from arkivlm.ingest import iter_source_paths
+from arkivlm.spark import export_spark_settings
 
 
 def merge_overlays(cfg):
-    """`overlay`: config files (a path or a list) merged over the config, e.g. a machine's settings
-    from its profile; mappings merge key by key, everything else is replaced."""
+    """`overlay`: config files (a path or a list) whose settings are defaults under the user's config,
+    e.g. a machine's settings from its profile: a key the user's config sets is never replaced
+    (mappings are filled in key by key)."""
+    import copy
+
     import yaml
 
-    def merge(base, top):
-        for key, value in top.items():
-            if isinstance(value, dict) and isinstance(base.get(key), dict):
-                merge(base[key], value)
-            else:
-                base[key] = value
+    def fill(base, defaults):
+        for key, value in defaults.items():
+            if key not in base:
+                base[key] = copy.deepcopy(value)
+            elif isinstance(value, dict) and isinstance(base[key], dict):
+                fill(base[key], value)
 
     paths = cfg.pop("overlay", None) or []
     for path in [paths] if isinstance(paths, str) else paths:
         if not os.path.exists(path):  # relative to the workflow, e.g. a profile's file
             path = os.path.join(workflow.basedir, path)
         with open(path) as fh:
-            merge(cfg, yaml.safe_load(fh) or {})
+            fill(cfg, yaml.safe_load(fh) or {})
 
 
 merge_overlays(config)
@@ -102,10 +106,18 @@ def settings(section):
 # Spark stages on Slurm: whole nodes (spark.nodes of them), the stage run by arkivlm.slurm, which
 # starts a standalone Spark cluster inside the allocation when spark.master is "slurm".
 SPARK_RESOURCES = {"nodes": config["spark"]["nodes"], "mpi": "srun", "tasks_per_node": 2}
-SPARK_LAUNCH = (
-    f"python -m arkivlm.slurm spark --master {shlex.quote(config['spark']['master'])}"
-    f" --worker-memory {shlex.quote(config['spark']['worker_memory'])} -- "
-)
+SPARK_LAUNCH = "python -m arkivlm.slurm spark -- "
+# The `spark` section says how Spark runs, not what it computes: it reaches the jobs through their
+# environment (read by arkivlm.spark and arkivlm.slurm), never as a parameter or in a shell command,
+# so that raising driver memory after an out-of-memory error reruns nothing. A Slurm job parses this
+# file again with the same config and sets the same value.
+export_spark_settings(config["spark"])
+
+
+def config_for_outputs():
+    """The config without the sections that say how jobs run (spark, modules): what a rule that
+    takes the whole config sees, so that execution settings never rerun it."""
+    return json.dumps({k: v for k, v in config.items() if k not in ("spark", "modules")}, sort_keys=True)
 
 
 def train_setting(model, key, default):

@@ -16,7 +16,6 @@ rule corpus:
         stats=f"{R}/stats/corpus.json",
     params:
         settings=lambda w: json.dumps({s: config.get(s, {}) for s in ("dedup", "split")}, sort_keys=True),
-        spark=lambda w: settings("spark"),
         interim=lambda w, output: os.path.dirname(output.dedup),
         dropped=lambda w, output: os.path.dirname(output.dropped),
         stats=lambda w, output: os.path.dirname(output.dedup_stats),
@@ -30,6 +29,6 @@ rule corpus:
     envmodules:
         *config["modules"]["spark"],
     shell:
-        SPARK_LAUNCH + "python -m arkivlm corpus --settings {params.settings:q} --spark {params.spark:q} --input {input:q}"
+        SPARK_LAUNCH + "python -m arkivlm corpus --settings {params.settings:q} --input {input:q}"
         " --interim {params.interim:q} --dropped {params.dropped:q} --stats-dir {params.stats:q}"
         " --train {output.train:q} --validation {output.validation:q} > {log:q} 2>&1"

@@ -6,6 +6,13 @@
 #   quality - quality filters, quality score                              (config: quality)
 #   pii     - redact identity numbers, phones, e-mail                     (config: pii)
 # A changed threshold in any of them reruns this rule and those after it, never ingest.
+#
+# Completed work survives a failure or a rerun: each stage's table, dropped documents and removed
+# lines are kept under interim/, dropped/ and lines_removed/ with a fingerprint of its settings, its
+# input and the code (arkivlm.stage_chains). They are not declared outputs, so Snakemake leaves them
+# in place when the rule fails or reruns; the chain then reuses every stage whose fingerprint still
+# matches (a crash in pii, or a changed pii threshold, does not redo clean, lines, langid and quality).
+# Declared: the stats and audit of every stage, and pii's table (what `corpus` reads).
 
 FILTER_STAGES = ["clean", "lines", "langid", "quality", "pii"]
 
@@ -14,17 +21,15 @@ rule filter:
     input:
         f"{R}/interim/ingest",
     output:
-        docs=[directory(f"{R}/interim/{s}") for s in FILTER_STAGES],
-        dropped=[directory(f"{R}/dropped/{s}") for s in FILTER_STAGES],
+        docs=directory(f"{R}/interim/pii"),
+        dropped=directory(f"{R}/dropped/pii"),
         stats=[f"{R}/stats/{s}.json" for s in FILTER_STAGES],
         audit=[f"{R}/stats/audit/{s}.json" for s in FILTER_STAGES],
-        lines_removed=directory(f"{R}/lines_removed"),
     params:
         settings=lambda w: json.dumps({s: config.get(s, {}) for s in FILTER_STAGES}, sort_keys=True),
         allow_rights=lambda w: json.dumps(config["release"]["allow_rights"]),
-        spark=lambda w: settings("spark"),
-        interim=lambda w, output: os.path.dirname(output.docs[0]),
-        dropped=lambda w, output: os.path.dirname(output.dropped[0]),
+        interim=lambda w, output: os.path.dirname(output.docs),
+        dropped=lambda w, output: os.path.dirname(output.dropped),
         stats=lambda w, output: os.path.dirname(output.stats[0]),
     threads: workflow.cores
     resources:
@@ -37,5 +42,5 @@ rule filter:
         *config["modules"]["spark"],
     shell:
         SPARK_LAUNCH + "python -m arkivlm filter --settings {params.settings:q} --allow_rights {params.allow_rights:q}"
-        " --spark {params.spark:q} --input {input:q} --interim {params.interim:q} --dropped {params.dropped:q}"
+        " --input {input:q} --interim {params.interim:q} --dropped {params.dropped:q}"
         " --stats-dir {params.stats:q} > {log:q} 2>&1"

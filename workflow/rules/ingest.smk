@@ -8,7 +8,6 @@ rule ingest:
     params:
         sources=lambda w: json.dumps(config["sources"], sort_keys=True),
         settings=lambda w: settings("ingest"),
-        spark=lambda w: settings("spark"),
     threads: workflow.cores
     resources:
         **SPARK_RESOURCES,
@@ -19,5 +18,5 @@ rule ingest:
     envmodules:
         *config["modules"]["spark"],
     shell:
-        SPARK_LAUNCH + "python -m arkivlm ingest --sources {params.sources:q} --settings {params.settings:q} --spark {params.spark:q}"
+        SPARK_LAUNCH + "python -m arkivlm ingest --sources {params.sources:q} --settings {params.settings:q}"
         " --docs {output.docs:q} --quarantine {output.quarantine:q} --stats {output.stats:q} > {log:q} 2>&1"

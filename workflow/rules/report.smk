@@ -7,7 +7,7 @@ rule data_card:
         md=f"{R}/data_card.md",
         html=report(f"{R}/data_card.html", caption="../report/data_card.rst", category="Data card"),
     params:
-        config=lambda w: json.dumps(config, sort_keys=True),
+        config=lambda w: config_for_outputs(),
         stats_dir=lambda w, input: os.path.dirname(input.corpus),
         packed_dir=lambda w, input: os.path.dirname(input.packed[0]),
     log:
@@ -31,7 +31,7 @@ rule report_figures:
             for name, category in FIGURE_CAPTIONS.items()
         },
     params:
-        config=lambda w: json.dumps(config, sort_keys=True),
+        config=lambda w: config_for_outputs(),
         results=lambda w, input: os.path.dirname(input[-1]),
         out_dir=lambda w, output: os.path.dirname(output[0]),
     log:

@@ -1,0 +1,219 @@
+"""The corpus stages as a run over tens of millions of pages would meet them: bounded memory for
+book-length documents, tables written by many tasks, listing on the executors, components run to
+convergence, executors sized from the allocation, completed work kept across a failure."""
+
+import json
+import random
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from arkivlm import dedup, ingest, spark as spark_settings, stage_chains
+
+
+def swedish_like(n_chars: int, seed: int) -> str:
+    """Words of wordfreq's Swedish list drawn with Zipf-like weights: unrelated draws share few shingles."""
+    import wordfreq
+
+    words = np.array(wordfreq.top_n_list("sv", 30000), dtype=object)
+    weights = 1.0 / np.arange(1, len(words) + 1) ** 1.05
+    rng = np.random.default_rng(seed)
+    return " ".join(words[rng.choice(len(words), size=n_chars // 5, p=weights / weights.sum())])[:n_chars]
+
+
+# --- 3. MinHash in bounded memory ------------------------------------------------------------------
+
+def test_signature_in_chunks_equals_one_pass_and_memory_is_bounded():
+    signer = dedup.Signer(128, 1, 0.6)
+    key = dedup.dedup_key(swedish_like(60_000, 1))
+    whole = signer.signature(dedup.shingle_hashes(key, 5, distinct=False))
+    for chunk in (256, 1000, 4096, 1 << 20):
+        assert np.array_equal(signer.key_signature(key, 5, chunk), whole), chunk
+    assert np.array_equal(dedup.shingle_set(key, 5, 1000), np.unique(dedup.shingle_hashes(key, 5)).astype(np.uint32))
+    short = "ab"  # shorter than a shingle: one padded shingle, as before
+    assert np.array_equal(signer.key_signature(short, 5, 256), signer.signature(dedup.shingle_hashes(short, 5, distinct=False)))
+
+    # a 4-million-character book: one pass would build a 4M x 128 matrix (4 GB); in chunks the
+    # peak stays near the chunk's matrix, whatever the length
+    book = dedup.dedup_key(swedish_like(4_000_000, 2))
+    tracemalloc.start()
+    signer.key_signature(book, 5)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 80 * 2**20, f"signature of a 4M-character key peaked at {peak / 2**20:.0f} MiB"
+
+
+def test_near_copy_of_a_long_document_is_verified_in_bounded_memory():
+    book = swedish_like(1_500_000, 3)
+    copy = book[:700_000] + " ett rättat ord " + book[700_000:]
+    s = dedup.DEFAULTS
+    tracemalloc.start()
+    assert dedup.is_near_duplicate(dedup.dedup_key(book), dedup.dedup_key(copy), s)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # two keys of 1.5M characters (Python str, 1-2 bytes per character) and their distinct
+    # shingles (4 bytes each); no 8-byte-per-character copy of either key
+    assert peak < 60 * 2**20, f"verification peaked at {peak / 2**20:.0f} MiB"
+    assert not dedup.is_near_duplicate(dedup.dedup_key(book), dedup.dedup_key(swedish_like(1_500_000, 4)), s)
+
+
+# --- 6. connected components to convergence ------------------------------------------------------
+
+def chain_edges(spark, n: int):
+    ids = [f"d{i:04d}" for i in range(n)]
+    rng = random.Random(5)
+    rng.shuffle(ids)  # the smallest id somewhere in the middle of the chain
+    return spark.createDataFrame(pd.DataFrame({"a": ids[:-1], "b": ids[1:]})), ids
+
+
+def test_components_run_to_convergence_on_a_long_chain(spark, tmp_path):
+    edges, ids = chain_edges(spark, 300)
+    labels, rounds = dedup.connected_components(spark, edges, max_iterations=100, checkpoint_dir=str(tmp_path / "ckpt"))
+    got = {r["id"]: r["component"] for r in labels.collect()}
+    assert len(got) == 300 and set(got.values()) == {min(ids)}
+    # pointer jumping: about log2(300) rounds, where propagation alone needs up to 299
+    assert rounds <= 20
+    assert any((tmp_path / "ckpt").rglob("*")), "each round is checkpointed reliably in the given directory"
+
+
+def test_components_fail_loudly_naming_the_setting(spark, tmp_path):
+    edges, _ = chain_edges(spark, 300)
+    with pytest.raises(dedup.ComponentsDidNotConverge, match="dedup.max_iterations"):
+        dedup.connected_components(spark, edges, max_iterations=2, checkpoint_dir=str(tmp_path / "ckpt"))
+
+
+# --- 4. dropped and quarantine tables by many tasks ------------------------------------------------
+
+def test_large_tables_are_written_in_many_sorted_files_the_same_every_time(spark, tmp_path):
+    from arkivlm.io import write_parquet
+    from arkivlm.tables import sorted_partitions
+
+    rows = pd.DataFrame({"id": [f"{i * 7919 % 10007:05d}" for i in range(2000)], "reason": ["x"] * 2000})
+    df = spark.createDataFrame(rows.sample(frac=1, random_state=1))
+    contents = []
+    for run in range(2):
+        out = tmp_path / f"t{run}"
+        write_parquet(sorted_partitions(df.repartition(3), 2000, "id", ("id",), rows_per_file=500), out)
+        files = sorted(out.glob("*.parquet"))
+        assert len(files) == 4
+        parts = [pd.read_parquet(f) for f in files]
+        assert all(p.id.is_monotonic_increasing for p in parts)
+        assert sum(len(p) for p in parts) == 2000
+        contents.append(sorted(p.to_csv() for p in parts))
+    assert contents[0] == contents[1]
+
+
+# --- 5. listing on the executors -----------------------------------------------------------------
+
+def nested_tree(root: Path, top: int = 12, sub: int = 3, files: int = 4) -> None:
+    for i in range(top):
+        for j in range(sub):
+            d = root / f"{1900 + i}" / f"{j:02d}"
+            d.mkdir(parents=True)
+            for k in range(files):
+                (d / f"p{k}.srt").write_text("1\n00:00:01,000 --> 00:00:02,000\nHej\n")
+            (d / "notes.txt").write_text("x")
+    (root / "1900" / "loop").symlink_to(root, target_is_directory=True)  # never descended
+    (root / "1901" / "00" / "link.srt").symlink_to(root / "1900" / "00" / "p0.srt")
+    (root / "top.srt").write_text("1\n00:00:01,000 --> 00:00:02,000\nHej\n")
+
+
+@pytest.mark.parametrize("pattern", ["arkiv/**/*.srt", "arkiv/19[0-9]0/*/p?.srt", "arkiv/*.srt", "arkiv/1903/01/p1.srt"])
+def test_parallel_listing_finds_what_the_driver_walk_finds(spark, tmp_path, monkeypatch, pattern):
+    monkeypatch.chdir(tmp_path)
+    nested_tree(tmp_path / "arkiv")
+    src = {"name": "s", "modality": "subtitle", "rights": "public", "format": "srt", "path": pattern}
+    expected = ingest.list_source_files(src)
+    assert expected
+    found, dirs = ingest.plan_listing(pattern, 4 * spark.sparkContext.defaultParallelism)
+    if "**" in pattern:
+        assert dirs, "a deep tree is handed to the executors"
+    rows = ingest.list_files(spark, [src]).collect()
+    assert sorted(r["path"] for r in rows) == expected
+    assert all(r["abspath"] == str(tmp_path / r["path"]) for r in rows)
+    if "**" in pattern:
+        assert "arkiv/1901/00/link.srt" in expected and not any("loop" in p for p in expected)
+
+
+# --- 2. batches sized in bytes -------------------------------------------------------------------
+
+def test_ingest_yields_frames_bounded_in_bytes(tmp_path):
+    for i in range(6):
+        (tmp_path / f"book{i}.txt").write_text(swedish_like(300_000, i), encoding="utf-8")
+    inventory = pd.DataFrame([{"source": "b", "modality": "text", "rights": "public", "format": "txt", "ocr": False,
+                               "path": f"book{i}.txt", "abspath": str(tmp_path / f"book{i}.txt"), "root": str(tmp_path)}
+                              for i in range(6)])
+    frames = list(ingest.read_partition(iter([inventory]), 64 << 20, {}, batch_bytes=700_000))
+    assert sum(len(f) for f in frames) == 6 and len(frames) == 3
+    for f in frames:
+        assert f.text.str.len().sum() <= 700_000
+
+
+def test_session_caps_arrow_batches_in_bytes(spark):
+    assert int(spark.conf.get("spark.sql.execution.arrow.maxBytesPerBatch")) == 64 << 20
+
+
+# --- 1. executor sizing --------------------------------------------------------------------------
+
+def test_executors_are_sized_from_the_node():
+    s = spark_settings.executor_sizing(128, spark_settings.parse_memory_mb("440g"))
+    assert s["executors_per_node"] == 16
+    heap = spark_settings.parse_memory_mb(s["conf"]["spark.executor.memory"])
+    python = spark_settings.parse_memory_mb(s["conf"]["spark.executor.pyspark.memory"])
+    assert s["conf"]["spark.executor.cores"] == "8"
+    assert 9000 < heap < 11000 and 13000 < python < 15000  # of 27.5 GB per executor
+    assert 16 * (heap + python) < 440 * 1024 and s["worker_memory_mb"] == 16 * heap
+    small = spark_settings.executor_sizing(4, 4096, {"executor_cores": 2, "executor_memory": "1g"})
+    assert small["executors_per_node"] == 2 and small["conf"]["spark.executor.memory"] == "1024m"
+    assert small["worker_memory_mb"] == 2048
+    assert spark_settings.executor_sizing(2, 8192)["conf"]["spark.executor.cores"] == "2"  # never more than the node
+
+
+def test_session_takes_settings_and_launcher_conf_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("ARKIVLM_SPARK_SETTINGS", json.dumps({"driver_memory": "3g", "local_dir": str(tmp_path)}))
+    s = spark_settings.resolve_settings({"shuffle_partitions": 3})
+    assert s["driver_memory"] == "3g" and s["shuffle_partitions"] == 3 and spark_settings.local_dir(s) == str(tmp_path)
+    monkeypatch.delenv("ARKIVLM_SPARK_SETTINGS")
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "node-local"))
+    assert spark_settings.local_dir(spark_settings.resolve_settings()) == str(tmp_path / "node-local")
+
+
+# --- 11. completed work kept across a failure ----------------------------------------------------
+
+def test_filter_chain_reuses_completed_stages_after_a_late_failure(spark, tmp_path, small_sample, monkeypatch):
+    from arkivlm import pii
+    from tests.conftest import sample_config
+
+    cfg = sample_config(small_sample, tmp_path / "results")
+    sources = [s for s in cfg["sources"] if s["name"] in ("svt_subtitles_srt", "bocker", "radio_speech")]
+    ingest.run(spark, sources, {}, str(tmp_path / "interim" / "ingest"), str(tmp_path / "quarantine"),
+               str(tmp_path / "stats" / "ingest.json"))
+    args = (spark, {}, ["public"], str(tmp_path / "interim" / "ingest"), str(tmp_path / "interim"), str(tmp_path / "dropped"),
+            str(tmp_path / "stats"))
+    real_pii = pii.run
+
+    def crash(*a, **k):
+        raise RuntimeError("node lost")
+
+    monkeypatch.setattr(pii, "run", crash)
+    with pytest.raises(RuntimeError, match="node lost"):
+        stage_chains.run_filter(*args)
+    tables = {s: sorted((p.name, p.stat().st_mtime_ns) for p in (tmp_path / "interim" / s).iterdir())
+              for s in ("clean", "lines", "langid", "quality")}
+    for s in ("clean", "lines", "langid", "quality"):  # what Snakemake removes of a failed job
+        (tmp_path / "stats" / f"{s}.json").unlink()
+    monkeypatch.setattr(pii, "run", real_pii)
+    result = stage_chains.run_filter(*args)
+    assert [s for s, r in result["stages"].items() if r["reused"]] == ["clean", "lines", "langid", "quality"]
+    for s, files in tables.items():
+        assert sorted((p.name, p.stat().st_mtime_ns) for p in (tmp_path / "interim" / s).iterdir()) == files
+        st = json.loads((tmp_path / "stats" / f"{s}.json").read_text())
+        assert st["docs_in"] == st["docs_out"] + sum(st["dropped"].values())
+    assert result["stages"]["pii"]["docs_in"] == result["stages"]["quality"]["docs_out"]
+
+    # a changed langid setting: clean and lines stay, langid and everything after it run again
+    changed = stage_chains.run_filter(spark, {"langid": {"threshold": 0.6}}, *args[2:])
+    assert [s for s, r in changed["stages"].items() if r["reused"]] == ["clean", "lines"]
