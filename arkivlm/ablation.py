@@ -95,9 +95,9 @@ def all_lines(df, settings: dict, lines_settings: dict):
 
 def keyed(df, s: dict):
     """(id, key, bands) of every row: dedup's key and LSH bands."""
-    from arkivlm.dedup import signature_partition
+    from arkivlm.dedup import KEYED_DDL, signature_partition
 
-    return df.select("id", "text").mapInPandas(lambda it: signature_partition(it, s), "id string, key string, bands array<bigint>")
+    return df.select("id", "text").mapInPandas(lambda it: signature_partition(it, s), KEYED_DDL)
 
 
 def copy_pairs(queries, reference, s: dict):
@@ -122,8 +122,8 @@ def dedup_readmitted(readmitted, corpus_keyed, s: dict):
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    r = readmitted.persist(StorageLevel.MEMORY_AND_DISK)
-    rk = keyed(r, s).persist(StorageLevel.MEMORY_AND_DISK)
+    r = readmitted.persist(StorageLevel.MEMORY_AND_DISK_DESER)
+    rk = keyed(r, s).persist(StorageLevel.MEMORY_AND_DISK_DESER)
     of_corpus = copy_pairs(rk, corpus_keyed, s).select(F.col("a").alias("id"))
     among = copy_pairs(rk, rk, s).where(F.col("b") < F.col("a")).select(F.col("a").alias("id"))
     return r.join(of_corpus.union(among).distinct(), "id", "left_anti")
@@ -217,15 +217,15 @@ def build(spark, settings: dict, config: dict, results: str, tokenizer_file: str
     validation = read("corpus/validation")
     heldout_ids = validation.select("id")
     cluster = read("dropped/dedup").join(heldout_ids.withColumnRenamed("id", "duplicate_of"), "duplicate_of").select("id")
-    excluded = heldout_ids.union(cluster).distinct().persist(StorageLevel.MEMORY_AND_DISK)
-    heldout_keyed = keyed(validation, dedup_s).persist(StorageLevel.MEMORY_AND_DISK)
+    excluded = heldout_ids.union(cluster).distinct().persist(StorageLevel.MEMORY_AND_DISK_DESER)
+    heldout_keyed = keyed(validation, dedup_s).persist(StorageLevel.MEMORY_AND_DISK_DESER)
     vetted = train.select("id")  # the real dedup compared these with the held-out set
     corpus_keyed = None
 
     def decontaminated(df):
         """`df` without held-out documents, their cluster members and copies of them; and the rows
         before the copy check (persisted: both the check and the output read them)."""
-        df = df.select(*VARIANT_COLUMNS).join(excluded, "id", "left_anti").persist(StorageLevel.MEMORY_AND_DISK)
+        df = df.select(*VARIANT_COLUMNS).join(excluded, "id", "left_anti").persist(StorageLevel.MEMORY_AND_DISK_DESER)
         unvetted = df.join(vetted, "id", "left_anti")
         copies = copy_pairs(keyed(unvetted, dedup_s), heldout_keyed, dedup_s).select(F.col("a").alias("id")).distinct()
         return df.join(copies, "id", "left_anti"), df
@@ -241,7 +241,7 @@ def build(spark, settings: dict, config: dict, results: str, tokenizer_file: str
         for later in FILTER_STAGES[FILTER_STAGES.index(stage) + 1:]:
             docs = apply_stage(docs, later, config.get(later, {}))
         if corpus_keyed is None:
-            corpus_keyed = keyed(train.unionByName(validation), dedup_s).persist(StorageLevel.MEMORY_AND_DISK)
+            corpus_keyed = keyed(train.unionByName(validation), dedup_s).persist(StorageLevel.MEMORY_AND_DISK_DESER)
         return dedup_readmitted(docs.select(*VARIANT_COLUMNS), corpus_keyed, dedup_s)
 
     out = {}

@@ -356,7 +356,7 @@ def run(spark, settings: dict, allow_rights: list[str], in_docs: str, out_docs: 
     bp = boilerplate_settings(settings)
     docs = spark.read.parquet(in_docs)
     docs_in = docs.count()
-    prepared = prepare(docs, settings).persist(StorageLevel.MEMORY_AND_DISK)
+    prepared = prepare(docs, settings).persist(StorageLevel.MEMORY_AND_DISK_DESER)
 
     # Cue keys and consecutive pairs found in at least `min_docs` different programmes of a source,
     # counted together: both are 64-bit hashes of different strings, so one set holds both.
@@ -373,7 +373,7 @@ def run(spark, settings: dict, allow_rights: list[str], in_docs: str, out_docs: 
     for row in frequent.toLocalIterator():
         frequent_by_source.setdefault(row["source"], set()).add(row["key"])
     shared = spark.sparkContext.broadcast({src: frozenset(keys) for src, keys in frequent_by_source.items()})
-    result = assembled(prepared, settings, allow_rights, shared).persist(StorageLevel.MEMORY_AND_DISK)
+    result = assembled(prepared, settings, allow_rights, shared).persist(StorageLevel.MEMORY_AND_DISK_DESER)
     held = result.where(F.col("drop_reason") == "rights_not_released").groupBy("source").count()
     extra = {
         "rights_held_back": {r["source"]: int(r["count"]) for r in held.collect()},

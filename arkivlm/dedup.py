@@ -141,14 +141,41 @@ def is_near_duplicate(key_a: str, key_b: str, s: dict) -> bool:
 
 # --- Spark ----------------------------------------------------------------------------------------
 
-def signature_partition(batches, s: dict):
+_JAVA_SPACE = re.compile(r"[ \t\n\x0b\f\r]+")
+KEYED_DDL = "id string, key string, bands array<bigint>, exact string"
+
+
+def exact_hash(text: str) -> str:
+    """SHA-256 of the text trimmed of spaces, lower-cased, whitespace runs as one space. Computed in
+    Python beside the signature: Spark's regexp_replace over a book holds several copies of it on
+    an executor's heap."""
+    return hashlib.sha256(_JAVA_SPACE.sub(" ", text.strip(" ").lower()).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+SIGNED_DDL = "id string, bands array<bigint>, exact string"
+
+
+def signature_partition(batches, s: dict, with_keys: bool = True):
+    """(id, [key,] bands, exact) per document; without `with_keys` the output stays narrow (the key
+    is about as long as the text: dedup computes it again for the few documents it verifies)."""
     import pandas as pd
 
     signer = Signer(s["num_perm"], s["seed"], s["lsh_threshold"])
     for pdf in batches:
-        keys = [dedup_key(t) for t in pdf["text"]]
+        texts = [t or "" for t in pdf["text"]]
+        keys = [dedup_key(t) for t in texts]
         bands = [signer.band_hashes(signer.key_signature(k, s["shingle_size"], s["chunk_shingles"])) for k in keys]
-        yield pd.DataFrame({"id": pdf["id"], "key": keys, "bands": bands})
+        out = {"id": pdf["id"], "key": keys, "bands": bands, "exact": [exact_hash(t) for t in texts]}
+        if not with_keys:
+            del out["key"]
+        yield pd.DataFrame(out)
+
+
+def key_partition(batches):
+    import pandas as pd
+
+    for pdf in batches:
+        yield pd.DataFrame({"id": pdf["id"], "key": [dedup_key(t or "") for t in pdf["text"]]})
 
 
 def pairs_partition(batches, max_bucket: int):
@@ -224,8 +251,9 @@ def connected_components(spark, edges, max_iterations: int, checkpoint_dir: str 
 
 
 def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, out_stats: str) -> dict:
-    """Decisions are made on narrow tables (ids, scores, hashes, keys); the documents' text is read
-    twice from Parquet (for the keys, and for the output) and never shuffled."""
+    """Decisions are made on narrow tables (ids, scores, hashes); the documents' text is read from
+    Parquet for the signatures, for the keys of the few documents verified, and for the output, and
+    is never cached (a book in a cached column batch would fill an executor's heap)."""
     from pyspark import StorageLevel
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -238,26 +266,34 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
         base = base.withColumn("quality_score", F.lit(1.0))
     best_first = [F.desc("quality_score"), F.desc("_len"), F.asc("id")]
 
+    # keys, signatures and exact hashes in one Python pass over the text
+    keyed = base.select("id", "text").mapInPandas(lambda it: signature_partition(it, s, with_keys=False), SIGNED_DDL) \
+        .persist(StorageLevel.MEMORY_AND_DISK_DESER)
+
+    def keys_of(pairs):
+        """(id, key) of the documents in `pairs` (a, b), computed from the text, never cached."""
+        ids = pairs.select(F.col("a").alias("id")).union(pairs.select(F.col("b").alias("id"))).distinct()
+        return base.select("id", "text").join(ids, "id", "left_semi").mapInPandas(key_partition, "id string, key string")
+
+
     # 1. exact duplicates: a hash of the normalised text, ranked within its group
-    norm = F.sha2(F.regexp_replace(F.lower(F.trim("text")), r"\s+", " "), 256)
     w = Window.partitionBy("_exact").orderBy(*best_first)
-    meta = base.select("id", "quality_score", F.length("text").alias("_len"), norm.alias("_exact")) \
+    meta = base.select("id", "quality_score", F.length("text").alias("_len")) \
+        .join(keyed.select("id", F.col("exact").alias("_exact")), "id") \
         .withColumn("_rank", F.row_number().over(w)).withColumn("_exact_of", F.first("id").over(w)) \
-        .persist(StorageLevel.MEMORY_AND_DISK)
+        .persist(StorageLevel.MEMORY_AND_DISK_DESER)
     docs_in = meta.count()
     survivors = meta.where(F.col("_rank") == 1).select("id")
 
     # 2-3. near-duplicate candidates from LSH bands (exact copies left out), verified on the keys
-    keyed = base.select("id", "text") \
-        .mapInPandas(lambda it: signature_partition(it, s), "id string, key string, bands array<bigint>") \
-        .persist(StorageLevel.MEMORY_AND_DISK)
     buckets = keyed.select("id", "bands").join(survivors, "id") \
         .select("id", F.posexplode("bands").alias("band", "h")).groupBy("band", "h") \
         .agg(F.sort_array(F.collect_list("id")).alias("ids")).where(F.size("ids") > 1)
     candidates = buckets.select("ids").mapInPandas(lambda it: pairs_partition(it, s["max_bucket"]), "a string, b string").distinct()
-    keys = keyed.select("id", "key")
+    candidates = candidates.persist(StorageLevel.MEMORY_AND_DISK_DESER)
+    keys = keys_of(candidates)
     with_keys = candidates.join(keys.toDF("a", "key_a"), "a").join(keys.toDF("b", "key_b"), "b")
-    edges = with_keys.mapInPandas(lambda it: verify_partition(it, s), "a string, b string").persist(StorageLevel.MEMORY_AND_DISK)
+    edges = with_keys.mapInPandas(lambda it: verify_partition(it, s), "a string, b string").persist(StorageLevel.MEMORY_AND_DISK_DESER)
     n_candidates, n_edges = candidates.count(), edges.count()
 
     # 4. components; 5. keep the best copy, check the others against it
@@ -266,6 +302,8 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
     ranked = components.join(meta.select("id", "quality_score", "_len"), "id") \
         .withColumn("_keep", F.first("id").over(Window.partitionBy("component").orderBy(*best_first)))
     members = ranked.where(F.col("id") != F.col("_keep")).select(F.col("_keep").alias("a"), F.col("id").alias("b"))
+    members = members.persist(StorageLevel.MEMORY_AND_DISK_DESER)
+    keys = keys_of(members)
     confirmed = members.join(keys.toDF("a", "key_a"), "a").join(keys.toDF("b", "key_b"), "b") \
         .mapInPandas(lambda it: verify_partition(it, s), "a string, b string") \
         .select(F.col("b").alias("id"), F.col("a").alias("_near_of"))
@@ -276,7 +314,7 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
         "id",
         F.when(F.col("_rank") > 1, "exact_duplicate").when(F.col("_near_of").isNotNull(), "near_duplicate").alias("drop_reason"),
         F.when(F.col("_rank") > 1, F.coalesce("_exact_near_of", "_exact_of")).otherwise(F.col("_near_of")).alias("duplicate_of"),
-    ).where(F.col("drop_reason").isNotNull()).persist(StorageLevel.MEMORY_AND_DISK)
+    ).where(F.col("drop_reason").isNotNull()).persist(StorageLevel.MEMORY_AND_DISK_DESER)
     result = base.join(fate, "id", "left").withColumn("drop_detail", F.lit(None).cast("string"))
     sizes = fate.groupBy("duplicate_of").count().groupBy(F.col("count").alias("removed")).count().collect()
     extra = {
@@ -286,8 +324,8 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
         "settings": s,
     }
     stats = finish_stage(result, stage="dedup", docs_in=docs_in, out_docs=out_docs, out_dropped=out_dropped,
-                         out_stats=out_stats, extra_stats=extra)
-    for df in (fate, keyed, edges, meta):
+                         out_stats=out_stats, extra_stats=extra, persist=False)
+    for df in (fate, keyed, edges, meta, candidates, members):
         df.unpersist()
     shutil.rmtree(checkpoints, ignore_errors=True)
     return stats

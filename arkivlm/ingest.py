@@ -267,7 +267,7 @@ def run(spark, sources: list[dict], settings: dict, out_docs: str, out_quarantin
     settings = {**DEFAULTS, **(settings or {})}
     # Paths are kept as the config spells them (they are part of each document's identity) and read
     # through their absolute form: on a cluster the executors do not share the driver's directory.
-    listing = list_files(spark, sources).persist(StorageLevel.MEMORY_AND_DISK)
+    listing = list_files(spark, sources).persist(StorageLevel.MEMORY_AND_DISK_DESER)
     files_in = {src["name"]: 0 for src in sources}
     for r in listing.groupBy("source").count().collect():
         files_in[r["source"]] = int(r["count"])
@@ -282,7 +282,7 @@ def run(spark, sources: list[dict], settings: dict, out_docs: str, out_quarantin
     batch_bytes = int(spark.conf.get("spark.sql.execution.arrow.maxBytesPerBatch", str(64 << 20)))
     date_patterns = {src["name"]: src["date_from_path"] for src in sources if src.get("date_from_path")}
     table = files.mapInPandas(lambda it: read_partition(it, max_bytes, date_patterns, batch_bytes), INGEST_DDL) \
-        .persist(StorageLevel.MEMORY_AND_DISK)
+        .persist(StorageLevel.MEMORY_AND_DISK_DESER)
 
     docs = table.where(F.col("reason").isNull()).drop("reason")
     quarantine = table.where(F.col("reason").isNotNull()).select("path", "source", "format", "record", "reason")

@@ -150,7 +150,7 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
     out_removed = out_removed or f"{out_docs.rstrip('/')}_removed"
     docs = spark.read.parquet(in_docs)
     docs_in = docs.count()
-    result = transform(docs, settings).persist(StorageLevel.MEMORY_AND_DISK)
+    result = transform(docs, settings).persist(StorageLevel.MEMORY_AND_DISK_DESER)
     removed = result.select("id", "source", "modality", "path",
                             F.explode(F.arrays_zip("removed_no", "removed_reason", "removed_text")).alias("r")) \
         .select("id", "source", "modality", "path", F.col("r.removed_no").alias("line"),

@@ -77,22 +77,29 @@ def executor_sizing(cores_per_node: int, memory_per_node_mb: int, settings: dict
     """Executors per node and their spark.* settings, from a node's cores and the memory Spark may use.
 
     Several executors per node rather than one with every core: a JVM heap of hundreds of GB spends
-    its time in garbage collection, and one executor's Python workers would share one memory limit.
-    Of each executor's share of the node, 35% is JVM heap, 50% is for its Python workers
-    (spark.executor.pyspark.memory: the stages' work is in Python) and the rest is left for off-heap
-    buffers and the OS. `executor_cores`, `executor_memory` and `executor_pyspark_memory` override.
+    its time in garbage collection. Each executor's JVM heap is 35% of its share of the node; the
+    rest is left to its Python workers (where the stages' work is done: a 60 MB book takes about
+    1 GB in clean) and to off-heap buffers. `executor_cores` and `executor_memory` override.
+
+    `executor_pyspark_memory`, when set, becomes spark.executor.pyspark.memory: Spark divides it by
+    the executor's cores and sets it as each Python worker's address-space limit (RLIMIT_AS). That
+    counts virtual memory (libraries, malloc arenas, thread stacks), not resident memory: measured
+    here, 2 GB per worker made clean fail with MemoryError on a 60 MB book that needs 0.9 GB
+    resident. So it is off unless set, and should leave several GB per core.
     """
     s = settings or {}
     executor_cores = max(1, min(int(s.get("executor_cores") or 8), cores_per_node))
     executors = max(1, cores_per_node // executor_cores)
     share = memory_per_node_mb // executors
     heap = parse_memory_mb(s["executor_memory"]) if s.get("executor_memory") else max(512, int(share * 0.35))
-    python = parse_memory_mb(s["executor_pyspark_memory"]) if s.get("executor_pyspark_memory") else max(512, int(share * 0.5))
+    conf = {"spark.executor.cores": str(executor_cores), "spark.executor.memory": f"{heap}m"}
+    if s.get("executor_pyspark_memory"):
+        conf["spark.executor.pyspark.memory"] = f"{parse_memory_mb(s['executor_pyspark_memory'])}m"
     return {
         "executors_per_node": executors,
         "worker_memory_mb": executors * heap,  # what a standalone worker schedules: executor heaps
-        "conf": {"spark.executor.cores": str(executor_cores), "spark.executor.memory": f"{heap}m",
-                 "spark.executor.pyspark.memory": f"{python}m"},
+        "python_memory_mb_per_executor": share - heap,  # left to Python workers and off-heap, unenforced
+        "conf": conf,
     }
 
 
@@ -117,6 +124,13 @@ def get_session(settings: dict | None = None, app_name: str = "arkivlm"):
         # documents fill a batch; a batch of 2,000 books would not fit a worker, nor Arrow's 2 GiB column).
         .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(settings["arrow_batch_rows"]))
         .config("spark.sql.execution.arrow.maxBytesPerBatch", str(int(settings["arrow_batch_mb"] * (1 << 20))))
+        # A cached table (each stage persists its result once) is built in column batches on the
+        # executor's heap: 10,000 rows by default, which with a few book-length documents in one
+        # batch is past a 1 GiB heap (256 rows of ordinary documents are still ~1 MB); and the
+        # batch compressors copy every value to gather their statistics (run-length and dictionary
+        # encoding, which do nothing for text anyway).
+        .config("spark.sql.inMemoryColumnarStorage.batchSize", "256")
+        .config("spark.sql.inMemoryColumnarStorage.compressed", "false")
         .config("spark.sql.parquet.compression.codec", "zstd")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")

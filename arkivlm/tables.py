@@ -52,8 +52,11 @@ def decade_column():
 def word_count_column(col: str = "text"):
     from pyspark.sql import functions as F
 
-    trimmed = F.trim(F.coalesce(F.col(col), F.lit("")))
-    return F.when(trimmed == "", 0).otherwise(F.size(F.split(trimmed, r"\s+")))
+    # Every word (with the space before it) becomes one character, and the length of what is left
+    # is the count: split() or regexp_count() would hold every word of a book as an object on an
+    # executor's heap (10 million of them for a 60 MB book, past a 1 GiB heap).
+    words_as_x = F.regexp_replace(F.coalesce(F.col(col), F.lit("")), r"\s*\S+", "x")
+    return F.length(F.regexp_replace(words_as_x, r"\s+$", ""))
 
 
 def source_decade_counts(df) -> tuple[dict, dict]:
@@ -123,19 +126,23 @@ def stage_stats(stage: str, docs_in: int, reason_counts: dict, **extra) -> dict:
 def finish_stage(df, *, stage: str, docs_in: int, out_docs: str, out_dropped: str, out_stats: str,
                  extra_stats: dict | None = None, drop_columns: tuple[str, ...] = (), sort_output: bool = False,
                  dropped_extra: tuple[str, ...] = (), removed_lines: dict | None = None, sums: dict | None = None,
-                 histograms: dict | None = None) -> dict:
+                 histograms: dict | None = None, persist: bool = True) -> dict:
     """Also writes `audit/<stage>.json` beside the stats: a few examples per drop reason, and the
     `removed_lines` examples a stage passes in (arkivlm.audit). `sums`: name -> column, summed over
     all documents in the same pass and written to the stats under that name (`a/b`: stats[a][b]).
     `histograms`: name -> (column, edges), counted for kept and dropped documents (the report's
-    figures are drawn from the stats alone, never from the tables)."""
+    figures are drawn from the stats alone, never from the tables). `persist=False` for a `df`
+    that is cheap to compute again (a Parquet read and a join): its text is then never cached."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     from arkivlm import audit
     from arkivlm.io import write_json, write_parquet
 
-    df = df.persist(StorageLevel.MEMORY_AND_DISK)
+    # Deserialized, as Spark's own default for tables: PySpark's MEMORY_AND_DISK would also Java-
+    # serialize each cached batch into heap buffers first, a second copy of a book on a 1 GiB heap.
+    if persist:
+        df = df.persist(StorageLevel.MEMORY_AND_DISK_DESER)
     # One pass: documents per reason, documents in and out per decade, and the audit's examples
     # (dropped: per reason; kept: per source). Words per decade are counted at ingest and in the corpus.
     kept_source = F.when(F.col("drop_reason").isNull(), F.col("source")).alias("_kept_source")

@@ -126,11 +126,14 @@ def ensure(root: str | Path, shards: int, files_per_shard: int = FILES_PER_SHARD
     return words
 
 
+SHARD_GLOBS = {1: ["s00"], 2: ["s0[01]"], 4: ["s0[0-3]"], 8: ["s0[0-7]"], 16: ["s0[0-9]", "s1[0-5]"],
+               64: ["s[0-5][0-9]", "s6[0-3]"]}
+
+
 def sources(root: str | Path, scale: int) -> list[dict]:
-    """The config `sources` for the archive at `scale` (shards s00..s(scale-1))."""
-    globs = {1: "s00", 2: "s0[01]", 4: "s0[0-3]", 8: "s0[0-7]", 16: "s[01][0-9]"}  # the root holds at most 16 shards
-    if scale not in globs:
-        raise ValueError(f"scale must be one of {sorted(globs)}")
-    shard_glob = globs[scale]
-    return [{"name": f"svt_{fmt}", "modality": "subtitle", "format": fmt, "path": f"{root}/{shard_glob}/*.{fmt}",
-             "rights": "public"} for fmt in ("srt", "vtt")]
+    """The config `sources` for the archive at `scale` (shards s00..s(scale-1), whatever else the root holds)."""
+    if scale not in SHARD_GLOBS:
+        raise ValueError(f"scale must be one of {sorted(SHARD_GLOBS)}")
+    return [{"name": f"svt_{fmt}" + (f"_{i}" if i else ""), "modality": "subtitle", "format": fmt,
+             "path": f"{root}/{shard_glob}/*.{fmt}", "rights": "public"}
+            for fmt in ("srt", "vtt") for i, shard_glob in enumerate(SHARD_GLOBS[scale])]

@@ -31,3 +31,14 @@ def test_plain_script_counts_every_file(tmp_path, capsys):
     # the generator plants reruns (8% exact, 4% edited) and 5% foreign episodes
     assert 10 <= counts["duplicates"] <= 60 and 5 <= counts["not_swedish"] <= 40
     assert json.loads(capsys.readouterr().out.strip())["kept"] == counts["kept"]
+
+
+@pytest.mark.parametrize("scale", [1, 4, 16, 64])
+def test_each_scale_reads_exactly_its_shards(tmp_path, scale):
+    from arkivlm.ingest import list_source_files
+
+    for shard in range(70):  # a root holding more shards than the scale asks for
+        (tmp_path / f"s{shard:02d}").mkdir()
+        (tmp_path / f"s{shard:02d}" / "a.srt").write_text("x")
+    files = sorted(p for src in subtitle_corpus.sources(tmp_path, scale) if src["format"] == "srt" for p in list_source_files(src))
+    assert files == [f"{tmp_path}/s{shard:02d}/a.srt" for shard in range(scale)]
