@@ -105,16 +105,15 @@ def copy_pairs(queries, reference, s: dict):
     other by dedup's rule (Jaccard, or containment for a cropped copy)."""
     from pyspark.sql import functions as F
 
-    from arkivlm.dedup import verify_partition
+    from arkivlm.dedup import verified_pairs
 
     def exploded(k, name):
         return k.select(F.col("id").alias(name), F.posexplode("bands").alias("band", "h"))
 
     pairs = exploded(queries, "a").join(exploded(reference, "b"), ["band", "h"]).where(F.col("a") != F.col("b")) \
         .select("a", "b").distinct()
-    with_keys = pairs.join(queries.select(F.col("id").alias("a"), F.col("key").alias("key_a")), "a") \
-        .join(reference.select(F.col("id").alias("b"), F.col("key").alias("key_b")), "b")
-    return with_keys.mapInPandas(lambda it: verify_partition(it, s), "a string, b string")
+    buckets = int(pairs.sparkSession.conf.get("spark.sql.shuffle.partitions"))
+    return verified_pairs(pairs, queries.select("id", "key"), reference.select("id", "key"), s, buckets)
 
 
 def dedup_readmitted(readmitted, corpus_keyed, s: dict):

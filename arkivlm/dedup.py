@@ -194,10 +194,30 @@ def pairs_partition(batches, max_bucket: int):
         yield pd.DataFrame({"a": a, "b": b})
 
 
-def verify_partition(batches, s: dict):
-    for pdf in batches:
-        ok = [is_near_duplicate(ka, kb, s) for ka, kb in zip(pdf["key_a"], pdf["key_b"])]
-        yield pdf.loc[ok, ["a", "b"]]
+def verify_bucket(left, right, s: dict):
+    """The pairs of one bucket that are near-duplicates: `left` holds (a, b, key_a), `right` (a, b, key_b)."""
+    import pandas as pd
+
+    pairs = left.merge(right, on=["a", "b"])
+    ok = [is_near_duplicate(ka, kb, s) for ka, kb in zip(pairs["key_a"], pairs["key_b"])]
+    return pd.DataFrame({"a": pairs.loc[ok, "a"], "b": pairs.loc[ok, "b"]})
+
+
+def verified_pairs(pairs, keys_a, keys_b, s: dict, buckets: int):
+    """The candidate `pairs` (a, b) that are near-duplicates, with keys from `keys_a` (for a) and
+    `keys_b` (for b), both (id, key). Each side's key travels in rows of its own and the two meet
+    in Python, a bucket of pairs at a time: a row holding both keys of two books would be twice a
+    book on an executor's heap."""
+    from pyspark.sql import functions as F
+
+    bucket = (F.abs(F.xxhash64("a", "b")) % buckets).alias("_bucket")
+    # aliases give each side columns of its own: both come from `pairs`, which a cogroup would find ambiguous
+    left = pairs.join(keys_a.select(F.col("id").alias("a"), F.col("key").alias("key_a")), "a") \
+        .select(bucket, F.col("a").alias("a"), F.col("b").alias("b"), "key_a")
+    right = pairs.join(keys_b.select(F.col("id").alias("b"), F.col("key").alias("key_b")), "b") \
+        .select(bucket, F.col("a").alias("a"), F.col("b").alias("b"), "key_b")
+    return left.groupBy("_bucket").cogroup(right.groupBy("_bucket")).applyInPandas(
+        lambda l, r: verify_bucket(l[["a", "b", "key_a"]], r[["a", "b", "key_b"]], s), "a string, b string")
 
 
 class ComponentsDidNotConverge(RuntimeError):
@@ -292,8 +312,8 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
     candidates = buckets.select("ids").mapInPandas(lambda it: pairs_partition(it, s["max_bucket"]), "a string, b string").distinct()
     candidates = candidates.persist(StorageLevel.MEMORY_AND_DISK_DESER)
     keys = keys_of(candidates)
-    with_keys = candidates.join(keys.toDF("a", "key_a"), "a").join(keys.toDF("b", "key_b"), "b")
-    edges = with_keys.mapInPandas(lambda it: verify_partition(it, s), "a string, b string").persist(StorageLevel.MEMORY_AND_DISK_DESER)
+    buckets = int(spark.conf.get("spark.sql.shuffle.partitions"))
+    edges = verified_pairs(candidates, keys, keys, s, buckets).persist(StorageLevel.MEMORY_AND_DISK_DESER)
     n_candidates, n_edges = candidates.count(), edges.count()
 
     # 4. components; 5. keep the best copy, check the others against it
@@ -304,9 +324,7 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
     members = ranked.where(F.col("id") != F.col("_keep")).select(F.col("_keep").alias("a"), F.col("id").alias("b"))
     members = members.persist(StorageLevel.MEMORY_AND_DISK_DESER)
     keys = keys_of(members)
-    confirmed = members.join(keys.toDF("a", "key_a"), "a").join(keys.toDF("b", "key_b"), "b") \
-        .mapInPandas(lambda it: verify_partition(it, s), "a string, b string") \
-        .select(F.col("b").alias("id"), F.col("a").alias("_near_of"))
+    confirmed = verified_pairs(members, keys, keys, s, buckets).select(F.col("b").alias("id"), F.col("a").alias("_near_of"))
 
     # An exact copy points at the document finally kept: its exact keeper, or that keeper's near keeper.
     exact_keeper_fate = confirmed.select(F.col("id").alias("_exact_of"), F.col("_near_of").alias("_exact_near_of"))
