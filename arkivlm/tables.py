@@ -149,7 +149,10 @@ def finish_stage(df, *, stage: str, docs_in: int, out_docs: str, out_dropped: st
     dropped_source = F.when(F.col("drop_reason").isNotNull(), F.col("source")).alias("_dropped_source")
     sums = sums or {}
     decade = decade_column() if "date" in df.columns else F.lit("undated")
-    rows = df.groupBy("drop_reason", decade.alias("decade"), kept_source, dropped_source, audit.bucket_column()).agg(
+    # the text cut to its excerpt before the aggregation: a sort-based aggregation copies whole rows,
+    # and a row holding a book is a copy of the book on an executor's heap
+    excerpts = df.withColumn("text", F.substring(F.coalesce(F.col("text"), F.lit("")), 1, audit.EXCERPT_CHARS))
+    rows = excerpts.groupBy("drop_reason", decade.alias("decade"), kept_source, dropped_source, audit.bucket_column()).agg(
         F.count("*").alias("docs"), F.min("id").alias("_first_id"), audit.example_column("id", "source", "path", "text"),
         *[F.sum(col).alias(f"_sum_{i}") for i, col in enumerate(sums.values())]).collect()
     counts: dict = {}

@@ -47,7 +47,7 @@ def bench_minhash() -> str:
 def bench_corpus() -> str:
     from bench import corpus
 
-    r = corpus.run()
+    r = corpus.run(scales=(1, 4, 16), repeats=(3, 3, 1))
     (HERE / "corpus_results.json").write_text(json.dumps(r, indent=1, default=str))
     return corpus.markdown(r)
 
@@ -170,7 +170,15 @@ def bench_gpu() -> str:
     return gpu_throughput.markdown(str(HERE / "gpu_throughput_h200.jsonl"))
 
 
-BENCHES = {"lines": bench_lines, "corpus": bench_corpus, "minhash": bench_minhash, "dedup": bench_dedup, "training": bench_training,
+def bench_scales() -> str:
+    from bench import corpus_scales
+
+    corpus_scales.main([])
+    return next(sec for sec in ("## " + p for p in (HERE / "RESULTS.md").read_text().split("\n## ")[1:])
+                if sec.startswith("## Corpus stages by scale"))
+
+
+BENCHES = {"lines": bench_lines, "corpus": bench_corpus, "scales": bench_scales, "minhash": bench_minhash, "dedup": bench_dedup, "training": bench_training,
            "ablation": bench_ablation, "gpu": bench_gpu}
 
 

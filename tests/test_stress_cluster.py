@@ -141,8 +141,11 @@ def test_standalone_cluster_with_bounded_executors_runs_ingest_to_corpus(tmp_pat
     del book_key
 
     # two workers of one core each; each executor's JVM heap capped at 1 GiB
+    # On so small a heap the vectorised Parquet reader's batch buffers (a column chunk, its pages and
+    # a vector reserved beyond its size) for two books at once do not fit: rows are read one by one.
     settings = {"master": "slurm", "worker_memory": "4g", "executor_cores": 1, "executor_memory": "1g",
-                "driver_memory": "2g", "shuffle_partitions": 8, "local_dir": str(tmp_path / "scratch")}
+                "driver_memory": "2g", "shuffle_partitions": 8, "local_dir": str(tmp_path / "scratch"),
+                "extra_conf": {"spark.sql.parquet.enableVectorizedReader": "false"}}
     sizing = executor_sizing(1, 4096, settings)
     assert sizing["conf"]["spark.executor.memory"] == "1024m"
     port, ui_port = free_port(), free_port()
