@@ -12,9 +12,9 @@ from arkivlm.spark import export_spark_settings
 
 
 def merge_overlays(cfg):
-    """`overlay`: config files (a path or a list) whose settings are defaults under the user's config,
-    e.g. a machine's settings from its profile: a key the user's config sets is never replaced
-    (mappings are filled in key by key)."""
+    """`overlay`: config files (a path or a list, a later one over an earlier one) whose settings are
+    defaults under the user's config, e.g. a machine's settings from its profile: a key the user's
+    config sets is never replaced (mappings are filled in key by key)."""
     import copy
 
     import yaml
@@ -26,12 +26,21 @@ def merge_overlays(cfg):
             elif isinstance(value, dict) and isinstance(base[key], dict):
                 fill(base[key], value)
 
+    def merge(base, top):  # a later overlay over an earlier one
+        for key, value in top.items():
+            if isinstance(value, dict) and isinstance(base.get(key), dict):
+                merge(base[key], value)
+            else:
+                base[key] = value
+
     paths = cfg.pop("overlay", None) or []
+    defaults = {}
     for path in [paths] if isinstance(paths, str) else paths:
         if not os.path.exists(path):  # relative to the workflow, e.g. a profile's file
             path = os.path.join(workflow.basedir, path)
         with open(path) as fh:
-            fill(cfg, yaml.safe_load(fh) or {})
+            merge(defaults, yaml.safe_load(fh) or {})
+    fill(cfg, defaults)
 
 
 merge_overlays(config)
