@@ -125,6 +125,7 @@ def run(model_entry: dict, packed_dir: str, tokenizer_dir: str, out_dir: str, se
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
     from lightning.pytorch.plugins.environments import SLURMEnvironment
 
+    from arkivlm import early_signals
     from arkivlm.tokenizer import load, tokenizer_path
     from arkivlm.train.data import PackedDataModule, epochs_for
     from arkivlm.train.module import PretrainModule
@@ -165,7 +166,8 @@ def run(model_entry: dict, packed_dir: str, tokenizer_dir: str, out_dir: str, se
                                    every_n_train_steps=s["checkpoint_every_steps"], auto_insert_metric_name=False),
                    ThroughputMonitor(batch_size_fn=lambda b: b["input_ids"].size(0),
                                      length_fn=lambda b: b["input_ids"].numel(), window_size=10),
-                   LearningRateMonitor(logging_interval="step"), stop_at_step_callback(s["stop_at_step"], ckpt_dir)],
+                   LearningRateMonitor(logging_interval="step"), stop_at_step_callback(s["stop_at_step"], ckpt_dir),
+                   early_signals.replay_callback()],
     )
     trainer.fit(module, datamodule=data, ckpt_path=resume_from(ckpt_dir))
     val = trainer.validate(module, datamodule=data, verbose=False)
