@@ -129,11 +129,13 @@ def iter_source_paths(pattern: str):
     """Every path a source's glob matches, on this machine alone (the same rules as the parallel
     listing). Unlike `glob`, symlinked directories are not descended into; symlinked files and
     directories whose names match are listed, for the reader to accept or quarantine."""
-    found, dirs = plan_listing(pattern, min_dirs=1 << 62)
-    yield from found
-    regex = source_regex(pattern)
-    for s, a in dirs:
-        yield from walk_matches(s, a, regex)
+    if not GLOB_CHARS & set(pattern):
+        if os.path.lexists(pattern):
+            yield pattern
+        return
+    root = glob_root(pattern)
+    if os.path.isdir(root):  # lazily, depth-first: the config check stops at the first match
+        yield from walk_matches(root, os.path.abspath(root), source_regex(pattern))
 
 
 def list_source_files(source: dict) -> list[str]:
