@@ -8,6 +8,7 @@ becomes a quarantine row with a reason, never an exception that stops the stage.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import re
 import sys
@@ -172,8 +173,17 @@ def list_files(spark, sources: list[dict]):
     files_task = [t for t in tasks if t[0] == "file"]
     dir_tasks = [t for t in tasks if t[0] == "dir"]
     groups = [files_task] + [[t] for t in dir_tasks] if files_task else [[t] for t in dir_tasks]
-    rdd = spark.sparkContext.parallelize(groups, len(groups)).flatMap(lambda group: [r for t in group for r in rows(t)])
-    return spark.createDataFrame(rdd, LISTING_DDL)
+    columns = [c.split(" ")[0] for c in LISTING_DDL.split(", ")]
+
+    def listed(batches):
+        # frames through Arrow, not rows: pickling rows one by one into the JVM cost more than the walk
+        for batch in batches:
+            for g in batch["id"]:
+                found = (r for t in groups[g] for r in rows(t))
+                while chunk := list(itertools.islice(found, 100_000)):
+                    yield pd.DataFrame(dict(zip(columns, map(list, zip(*chunk)))))
+
+    return spark.range(len(groups), numPartitions=len(groups)).mapInPandas(listed, LISTING_DDL)
 
 
 @functools.lru_cache(maxsize=256)

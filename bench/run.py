@@ -178,8 +178,15 @@ def bench_scales() -> str:
                 if sec.startswith("## Corpus stages by scale"))
 
 
+def bench_listing() -> str:
+    from bench import listing
+
+    return listing.markdown(listing.main(["--repeats", "5"]))
+
+
 BENCHES = {"lines": bench_lines, "corpus": bench_corpus, "scales": bench_scales, "minhash": bench_minhash, "dedup": bench_dedup, "training": bench_training,
-           "ablation": bench_ablation, "gpu": bench_gpu}
+           "ablation": bench_ablation, "gpu": bench_gpu,
+           "listing": bench_listing}
 
 
 def merge(old: str, sections: list[str]) -> str:
