@@ -25,6 +25,7 @@ DEFAULTS = {
 }
 SETTINGS_ENV = "ARKIVLM_SPARK_SETTINGS"
 CONF_ENV = "ARKIVLM_SPARK_CONF"
+TEXT_COLUMN = "text"  # the documents' text in every table
 
 
 class JavaMissingError(RuntimeError):
@@ -73,6 +74,18 @@ def parse_memory_mb(value: str | int) -> int:
     return int(float(v) / (1024 * 1024))
 
 
+def memory_fraction(heap_mb: int, cores: int, settings: dict) -> float:
+    """spark.memory.fraction for an executor heap: Spark's 0.6 unless that leaves too little of the
+    heap outside its unified memory for what it does not account for. A cached column batch, a
+    Parquet page or a row buffer holding a book-length document is several unaccounted copies of
+    it (measured on a 1 GiB heap with a 60 MB book: cached blocks plus one unroll plus those copies
+    ran out of heap at Spark's 0.6). So each core keeps `document_headroom_mb` (default 256, four
+    times ingest's 64 MB file limit) plus 200 MB for the executor itself, down to a floor of 0.2."""
+    headroom = cores * int(settings.get("document_headroom_mb", 256)) + 200
+    usable = max(1, heap_mb - 300)  # Spark reserves 300 MB of every heap
+    return min(0.6, max(0.2, 1 - headroom / usable))
+
+
 def executor_sizing(cores_per_node: int, memory_per_node_mb: int, settings: dict | None = None) -> dict:
     """Executors per node and their spark.* settings, from a node's cores and the memory Spark may use.
 
@@ -92,7 +105,8 @@ def executor_sizing(cores_per_node: int, memory_per_node_mb: int, settings: dict
     executors = max(1, cores_per_node // executor_cores)
     share = memory_per_node_mb // executors
     heap = parse_memory_mb(s["executor_memory"]) if s.get("executor_memory") else max(512, int(share * 0.35))
-    conf = {"spark.executor.cores": str(executor_cores), "spark.executor.memory": f"{heap}m"}
+    conf = {"spark.executor.cores": str(executor_cores), "spark.executor.memory": f"{heap}m",
+            "spark.memory.fraction": f"{memory_fraction(heap, executor_cores, s):.2f}"}
     if s.get("executor_pyspark_memory"):
         conf["spark.executor.pyspark.memory"] = f"{parse_memory_mb(s['executor_pyspark_memory'])}m"
     return {
@@ -136,6 +150,10 @@ def get_session(settings: dict | None = None, app_name: str = "arkivlm"):
         .config("spark.sql.parquet.columnarReaderBatchSize", "256")
         .config("spark.sql.inMemoryColumnarStorage.hugeVectorThreshold", str(16 << 20))
         .config("spark.sql.parquet.compression.codec", "zstd")
+        # Min/max statistics of a text column copy each new minimum or maximum value on the writer's
+        # heap, twice a book per row group (the stress test's executors died there); nothing filters
+        # on text, so its statistics are not kept.
+        .config(f"spark.hadoop.parquet.column.statistics.enabled#{TEXT_COLUMN}", "false")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
         .config("spark.hadoop.parquet.enable.summary-metadata", "false")

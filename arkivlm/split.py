@@ -17,31 +17,38 @@ def validation_bucket(col_id, fraction: float):
 
 
 def run(spark, settings: dict, in_docs: str, out_train: str, out_validation: str, out_stats: str) -> dict:
+    """The statistics come from a narrow table (one row of lengths and counts per document, cached);
+    the text is read from Parquet for each split's write and never cached (a cached column batch
+    holding a book is several copies of it on an executor's heap)."""
+    from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     from arkivlm.io import write_json, write_parquet
-    from arkivlm.tables import histogram, linear_edges, source_decade_counts
+    from arkivlm.tables import histogram, linear_edges, source_decade_counts, word_count_column
 
     settings = {**DEFAULTS, **(settings or {})}
     docs = spark.read.parquet(in_docs)
     cols = [c for c in CORPUS_COLUMNS if c in docs.columns] + [c for c in docs.columns if c not in CORPUS_COLUMNS]
-    docs = docs.select(*cols).withColumn("split", F.when(validation_bucket(F.col("id"), settings["validation_fraction"]),
-                                                          "validation").otherwise("train")).persist()
-    counts = docs.groupBy("split", "modality").agg(F.count("*").alias("docs"), F.sum(F.length("text")).alias("chars")).collect()
+    in_validation = validation_bucket(F.col("id"), settings["validation_fraction"])
+    narrow = docs.select("source", "modality", *(["date"] if "date" in docs.columns else []),
+                         F.when(in_validation, "validation").otherwise("train").alias("split"),
+                         F.length("text").alias("chars"), word_count_column().alias("words")) \
+        .persist(StorageLevel.MEMORY_AND_DISK_DESER)
+    counts = narrow.groupBy("split", "modality").agg(F.count("*").alias("docs"), F.sum("chars").alias("chars")).collect()
     per_split: dict = {}
     for r in counts:
         per_split.setdefault(r["split"], {})[r["modality"]] = {"docs": int(r["docs"]), "chars": int(r["chars"] or 0)}
     total = sum(v["docs"] for m in per_split.values() for v in m.values())
-    for split, out in (("train", out_train), ("validation", out_validation)):
+    for split, out, where in (("train", out_train, ~in_validation), ("validation", out_validation, in_validation)):
         n = sum(v["docs"] for v in per_split.get(split, {}).values())
-        part = docs.where(F.col("split") == split).drop("split")
+        part = docs.select(*cols).where(where)
         write_parquet(part.repartition(max(1, -(-n // settings["docs_per_file"])), "id").sortWithinPartitions("id"), out)
     stats = {"stage": "corpus", "docs_in": total, "docs_out": total, "dropped": {}, "splits": per_split,
              "validation_fraction": settings["validation_fraction"]}
-    stats["per_source"], stats["per_decade"] = source_decade_counts(docs)
+    stats["per_source"], stats["per_decade"] = source_decade_counts(narrow, words="words")
     # the report's figure of document lengths, drawn from these counts
-    log_chars = F.log10(F.greatest(F.length("text"), F.lit(1)).cast("double"))
-    stats["histograms"] = {"log10_chars": histogram(docs, log_chars, linear_edges(0.0, 8.0, 40), by=("modality",))}
+    log_chars = F.log10(F.greatest(F.col("chars"), F.lit(1)).cast("double"))
+    stats["histograms"] = {"log10_chars": histogram(narrow, log_chars, linear_edges(0.0, 8.0, 40), by=("modality",))}
     write_json(stats, out_stats)
-    docs.unpersist()
+    narrow.unpersist()
     return stats

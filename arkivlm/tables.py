@@ -59,13 +59,14 @@ def word_count_column(col: str = "text"):
     return F.length(F.regexp_replace(words_as_x, r"\s+$", ""))
 
 
-def source_decade_counts(df) -> tuple[dict, dict]:
-    """({source: {docs, words}}, {decade: {docs, words}}) of `df`, in one pass."""
+def source_decade_counts(df, words: str | None = None) -> tuple[dict, dict]:
+    """({source: {docs, words}}, {decade: {docs, words}}) of `df`, in one pass; `words`: a column
+    of `df` already holding each document's word count (else counted from its text)."""
     from pyspark.sql import functions as F
 
     decade = decade_column() if "date" in df.columns else F.lit("undated")
-    rows = df.groupBy("source", decade.alias("decade")).agg(F.count("*").alias("docs"),
-                                                             F.sum(word_count_column()).alias("words")).collect()
+    rows = df.groupBy("source", decade.alias("decade")).agg(
+        F.count("*").alias("docs"), F.sum(F.col(words) if words else word_count_column()).alias("words")).collect()
     by_source: dict = {}
     by_decade: dict = {}
     for r in rows:

@@ -172,6 +172,11 @@ def test_executors_are_sized_from_the_node():
     assert small["executors_per_node"] == 2 and small["conf"]["spark.executor.memory"] == "1024m"
     assert small["worker_memory_mb"] == 2048 and small["conf"]["spark.executor.pyspark.memory"] == "8192m"
     assert spark_settings.executor_sizing(2, 8192)["conf"]["spark.executor.cores"] == "2"  # never more than the node
+    # Spark's own memory fraction on a large heap; on a small one, room left for a book's copies
+    assert s["conf"]["spark.memory.fraction"] == "0.60"
+    one_gib = spark_settings.executor_sizing(1, 4096, {"executor_cores": 1, "executor_memory": "1g"})["conf"]
+    assert one_gib["spark.memory.fraction"] == "0.37"  # 1 - (256 + 200) / (1024 - 300)
+    assert small["conf"]["spark.memory.fraction"] == "0.20"  # two cores on 1 GiB: the floor
 
 
 def test_session_takes_settings_and_launcher_conf_from_the_environment(monkeypatch, tmp_path):
