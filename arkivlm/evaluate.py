@@ -16,6 +16,8 @@ PROMPTS = ["Regeringen meddelade i dag att", "I Stockholm", "Herr talman!"]
 
 
 def evaluate_blocks(model, dataset, batch_size: int = 32) -> dict:
+    """Loss (and masked accuracy) over `dataset`'s blocks (a Dataset, or an IterableDataset that
+    streams them), one forward per batch on the model's device."""
     import torch
     from torch.utils.data import DataLoader
 
@@ -23,16 +25,17 @@ def evaluate_blocks(model, dataset, batch_size: int = 32) -> dict:
 
     total, count, correct = 0.0, 0, 0
     masked = "MaskedLM" in type(model).__name__
+    device = next(model.parameters()).device
     model.eval()
     with torch.no_grad():
         for batch in DataLoader(dataset, batch_size=batch_size):
-            loss, n = loss_sums(model, batch)
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            loss, n, logits = loss_sums(model, batch, with_logits=True)
             total += float(loss)
             count += int(n)
             if masked:
-                preds = model(input_ids=batch["input_ids"]).logits.argmax(-1)
                 mask = batch["labels"] != -100
-                correct += int((preds[mask] == batch["labels"][mask]).sum())
+                correct += int((logits.argmax(-1)[mask] == batch["labels"][mask]).sum())
     if count == 0:
         return {}
     out = {"val_loss": round(total / count, 6), "perplexity": round(math.exp(total / count), 4), "tokens": count}
@@ -43,19 +46,21 @@ def evaluate_blocks(model, dataset, batch_size: int = 32) -> dict:
 
 def run(model_dir: str, packed_dir: str, out_json: str, validation_dir: str | None = None) -> dict:
     """Evaluates on `validation_dir` (default: `packed_dir`/validation)."""
+    import numpy as np
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
     from arkivlm.pack import PackedSplit
     from arkivlm.tokenizer import load
-    from arkivlm.train.data import BlockDataset
+    from arkivlm.train.data import BlockDataset, stream_blocks, validation_blocks
     from arkivlm.train.pretrain import special_tokens
 
     model_dir = Path(model_dir)
     summary = json.loads((model_dir / "train_summary.json").read_text())
     family, s = summary["type"], summary["settings"]
     hf = model_dir / "hf"
-    model = (AutoModelForCausalLM if family == "causal" else AutoModelForMaskedLM).from_pretrained(str(hf))
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = (AutoModelForCausalLM if family == "causal" else AutoModelForMaskedLM).from_pretrained(str(hf)).to(device)
     tok = load(str(hf / "tokenizer.json"))
     special = special_tokens(tok, family)
     split = PackedSplit(validation_dir or f"{packed_dir}/validation")
@@ -66,25 +71,37 @@ def run(model_dir: str, packed_dir: str, out_json: str, validation_dir: str | No
         ds.vocab_size = tok.get_vocab_size()
         return ds
 
+    class Stream(torch.utils.data.IterableDataset):
+        """The blocks of one modality's or one decade's documents, streamed from the shards."""
+
+        def __init__(self, **selection):
+            self.selection, self.template = selection, dataset(np.zeros(0, dtype=np.int64))
+
+        def __iter__(self):
+            return stream_blocks(split.token_runs(**self.selection), self.template)
+
     torch.manual_seed(0)
-    metrics = evaluate_blocks(model, dataset())
+    # the blocks Lightning validated on (train.val_tokens' budget), so the two losses can be compared
+    full = dataset()
+    blocks = validation_blocks(len(full), s["block_size"], s.get("val_tokens"), count=summary.get("val_blocks"))
+    metrics = evaluate_blocks(model, torch.utils.data.Subset(full, blocks.tolist()))
     metrics["per_modality"] = {}
     for modality in split.index["modalities"]:
-        tokens = split.tokens(modality)
-        if len(tokens) > s["block_size"] + 1:
-            metrics["per_modality"][modality] = evaluate_blocks(model, dataset(tokens))
+        m = evaluate_blocks(model, Stream(modality=modality))
+        if m:
+            metrics["per_modality"][modality] = m
     metrics["per_decade"] = {}
     for decade in split.decades():
-        tokens = split.tokens(decade=decade)
-        if len(tokens) > s["block_size"] + 1:
-            metrics["per_decade"][f"{decade}s"] = evaluate_blocks(model, dataset(tokens))
+        m = evaluate_blocks(model, Stream(decade=decade))
+        if m:
+            metrics["per_decade"][f"{decade}s"] = m
     metrics.update(model=summary["model"], type=family, tokens_seen=summary["tokens_seen"], steps=summary["steps"],
                    val_loss_lightning=summary["val_loss_lightning"])
     if family == "causal":
         hf_tok = AutoTokenizer.from_pretrained(str(hf))
         samples = []
         for prompt in PROMPTS:
-            ids = hf_tok(prompt, return_tensors="pt").input_ids
+            ids = hf_tok(prompt, return_tensors="pt").input_ids.to(device)
             out = model.generate(ids, max_new_tokens=30, do_sample=False, pad_token_id=special["pad"])
             samples.append({"prompt": prompt, "generation": hf_tok.decode(out[0][ids.shape[1]:], skip_special_tokens=True)})
         metrics["samples"] = samples

@@ -116,14 +116,19 @@ class PackedSplit:
     def decades(self) -> list[int]:
         return sorted({int(d) for meta in self.index["shards"] for d in self._docs(meta)[:, 3] if d >= 0})
 
-    def tokens(self, modality: str | None = None, decade: int | None = None) -> np.ndarray:
-        """All tokens (with separators), or only those of one modality's or one decade's documents."""
-        if modality is None and decade is None:
-            return np.concatenate([np.asarray(s) for s in self.shards]) if self.shards else np.zeros(0, self.dtype)
+    def token_runs(self, modality: str | None = None, decade: int | None = None):
+        """The tokens of one modality's or one decade's documents (each with its separator), one
+        document at a time as a view of its shard: a stream, never the whole selection in memory."""
         code = self.index["modalities"].index(modality) if modality is not None else None
-        parts = []
         for shard, meta in zip(self.shards, self.index["shards"]):
             for start, end, m, d in self._docs(meta):
                 if (code is None or m == code) and (decade is None or d == decade):
-                    parts.append(np.asarray(shard[start:end + 1]))
+                    yield shard[start:end + 1]
+
+    def tokens(self, modality: str | None = None, decade: int | None = None) -> np.ndarray:
+        """All tokens (with separators), or only those of one modality's or one decade's documents,
+        as one array (small splits and tests; evaluation streams `token_runs`)."""
+        if modality is None and decade is None:
+            return np.concatenate([np.asarray(s) for s in self.shards]) if self.shards else np.zeros(0, self.dtype)
+        parts = [np.asarray(r) for r in self.token_runs(modality, decade)]
         return np.concatenate(parts) if parts else np.zeros(0, self.dtype)

@@ -99,6 +99,13 @@ def test_the_users_config_wins_over_the_profile(tmp_path):
     assert "--nodes=3" in sb["pretrain_model"] and "--ntasks-per-node=4" in sb["pretrain_model"], sb["pretrain_model"]
 
 
+def test_training_tasks_follow_the_devices_setting(tmp_path):
+    """Lightning under Slurm needs as many tasks per node as `devices`: one device, one task."""
+    sb = by_rule(render(tmp_path, models=[{"name": "gpt_big", "type": "causal", "preset": "125m",
+                                           "train": {"num_nodes": 2, "devices": 1}}]))
+    assert "--nodes=2" in sb["pretrain_model"] and "--ntasks-per-node=1" in sb["pretrain_model"], sb["pretrain_model"]
+
+
 def test_ablation_variants_train_in_parallel_gpu_jobs(tmp_path):
     """`snakemake ablation` on MeluXina: every variant's model is its own GPU job, all submitted at once."""
     variants = ["full", "unfiltered", "no_langid", "no_quality", "no_lines", "no_dedup"]

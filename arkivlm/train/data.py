@@ -2,10 +2,15 @@
 
 A block is a window of `block_size` tokens of a packed split (causal: plus the next token as
 the last label; masked: [CLS] + window, with BERT masking applied here, in the data path, from a
-generator seeded by the block's index so that every run masks alike). The sampler shuffles blocks
-per epoch from (seed, epoch), gives rank r every world-th block, and starts where the last
-optimizer step left off, so a run resumed from a checkpoint sees exactly the batches the
-uninterrupted run would have seen.
+generator seeded by the block's index and the epoch: new masks every epoch, the same in every
+run). The sampler shuffles blocks per epoch from (seed, epoch); optimizer step k takes blocks
+k*G..(k+1)*G-1 of that order (G, the global batch: batch_size x accumulate x ranks), rank r every
+world-th of them, so the blocks of a step do not depend on how many ranks share it. It starts
+where the last optimizer step left off, so a run resumed from a checkpoint, on as many ranks or
+on others with the same global batch, sees exactly the batches the uninterrupted run would have.
+
+Validation takes a fixed budget of blocks spread evenly over the split, the same every time and
+the same number on every rank (ranks with unequal batches would deadlock FSDP's collectives).
 """
 
 from __future__ import annotations
@@ -43,13 +48,29 @@ class BlockDataset(Dataset):
         return np.asarray(self.parts[part][start:start + self.span], dtype=np.int64)
 
     def __getitem__(self, idx: int) -> dict:
-        tokens = torch.from_numpy(self.window(idx))
+        """`idx` past the end is block `idx % len` in epoch `idx // len` (the sampler's way of
+        asking for that epoch's masks)."""
+        return self.item(self.window(idx % len(self)), idx)
+
+    def item(self, window: np.ndarray, idx: int) -> dict:
+        tokens = torch.from_numpy(window)
         if self.family == "causal":
             return {"input_ids": tokens[:-1], "labels": tokens[1:]}
         input_ids = torch.cat([torch.tensor([self.special["cls"]]), tokens])
         return mask_tokens(input_ids, self.special, self.vocab_size, self.mlm_probability, seed=self.seed * 1_000_003 + idx)
 
     vocab_size = 0
+
+
+def stream_blocks(runs, dataset: "BlockDataset"):
+    """The items `dataset` would give for the concatenation of `runs` (arrays of tokens), in order,
+    holding one block and one run at a time."""
+    buffer, idx = np.zeros(0, dtype=np.int64), 0
+    for run in runs:
+        buffer = np.concatenate([buffer, np.asarray(run, dtype=np.int64)])
+        while len(buffer) >= dataset.span:
+            yield dataset.item(buffer[:dataset.span], idx)
+            buffer, idx = buffer[dataset.block_size:], idx + 1
 
 
 def mask_tokens(input_ids: torch.Tensor, special: dict, vocab_size: int, p: float, seed: int) -> dict:
@@ -83,13 +104,27 @@ class ResumableSampler(Sampler[int]):
         epoch, skip = self.position()
         order = np.random.default_rng([self.seed, epoch]).permutation(self.n)
         mine = order[self.rank::self.world][: self.batches * self.batch_size]
-        return iter(mine[skip * self.batch_size:].tolist())
+        return iter((mine[skip * self.batch_size:] + epoch * self.n).tolist())  # the epoch rides along for the masks
+
+
+def validation_blocks(n: int, block_size: int, budget_tokens: int | None, world: int = 1, count: int | None = None) -> np.ndarray:
+    """The validation blocks: `count` of the split's `n` (default: as many as `budget_tokens` pays
+    for, all without a budget, rounded down to a multiple of `world`), spread evenly over it."""
+    if count is None:
+        count = min(n, budget_tokens // block_size) if budget_tokens else n
+        count -= count % world
+    if count <= 0:
+        raise ValueError(f"validation: {n} blocks of {block_size} tokens and a budget of {budget_tokens} tokens give no "
+                         f"block for each of {world} ranks (train.val_tokens, or a larger validation split)")
+    return np.arange(count, dtype=np.int64) * n // count
 
 
 class PackedDataModule(L.LightningDataModule):
     def __init__(self, packed_dir: str, family: str, special: dict, vocab_size: int, block_size: int, batch_size: int,
-                 accumulate: int, seed: int, num_workers: int = 0, validation_dir: str | None = None):
+                 accumulate: int, seed: int, num_workers: int = 0, validation_dir: str | None = None,
+                 val_tokens: int | None = None):
         super().__init__()
+        self.val_tokens = val_tokens
         self.validation_dir = validation_dir or f"{packed_dir}/validation"
         self.packed_dir, self.family, self.special, self.vocab_size = packed_dir, family, special, vocab_size
         self.block_size, self.batch_size, self.accumulate, self.seed, self.num_workers = block_size, batch_size, accumulate, seed, num_workers
@@ -120,7 +155,8 @@ class PackedDataModule(L.LightningDataModule):
 
     def val_dataloader(self):
         rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
-        idx = list(range(rank, len(self.val_set), world))
+        self.val_blocks = validation_blocks(len(self.val_set), self.block_size, self.val_tokens, world)
+        idx = self.val_blocks[rank::world].tolist()
         return DataLoader(torch.utils.data.Subset(self.val_set, idx), batch_size=self.batch_size, num_workers=self.num_workers)
 
 

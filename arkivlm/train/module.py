@@ -9,13 +9,13 @@ import torch
 import torch.nn.functional as F
 
 
-def loss_sums(model, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    """(summed token cross-entropy, number of predicted tokens) — shared by training and
+def loss_sums(model, batch: dict, with_logits: bool = False):
+    """(summed token cross-entropy, number of predicted tokens[, logits]) — shared by training and
     evaluation so the two report the same validation loss."""
     logits = model(input_ids=batch["input_ids"]).logits
     labels = batch["labels"]
     loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), labels.reshape(-1), ignore_index=-100, reduction="sum")
-    return loss, (labels != -100).sum()
+    return (loss, (labels != -100).sum(), logits) if with_logits else (loss, (labels != -100).sum())
 
 
 class PretrainModule(L.LightningModule):
@@ -75,11 +75,12 @@ class PretrainModule(L.LightningModule):
     def configure_optimizers(self):
         hp = self.hparams
         decay, no_decay = [], []
+        # by name, not by shape: under FSDP every parameter is a flat 1-D shard
         for name, p in self.model.named_parameters():
-            (no_decay if p.ndim < 2 or "norm" in name.lower() else decay).append(p)
+            (no_decay if name.endswith("bias") or "norm" in name.lower() else decay).append(p)
+        on_gpu = any(p.is_cuda for p in self.model.parameters())
         opt = torch.optim.AdamW([{"params": decay, "weight_decay": hp.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-                                lr=hp.lr, betas=tuple(hp.betas),
-                                fused=decay[0].is_cuda if hp.get("fused_adamw") is None else hp.fused_adamw)
+                                lr=hp.lr, betas=tuple(hp.betas), fused=on_gpu if hp.get("fused_adamw") is None else hp.fused_adamw)
 
         def schedule(step: int) -> float:
             if step < hp.warmup_steps:

@@ -17,11 +17,12 @@ DEFAULTS = {
     "weight_decay": 0.1, "warmup_steps": 30, "grad_clip": 1.0, "seed": 1234, "val_every_steps": 100,
     "checkpoint_every_steps": 50, "log_every_steps": 10, "precision": "auto", "strategy": "auto",
     "accelerator": "auto", "devices": "auto", "num_nodes": 1, "num_workers": 0, "mlm_probability": 0.15,
-    "model_overrides": {}, "stop_at_step": None, "compile": False,
+    "model_overrides": {}, "stop_at_step": None, "compile": False, "val_tokens": 2_097_152,
 }
 # Settings that may change between a run and its resumption without invalidating the checkpoint.
+# A change of devices or num_nodes keeps the global batch through `accumulate` (global_batch_accumulation).
 RESUMABLE_CHANGES = {"max_steps", "stop_at_step", "val_every_steps", "checkpoint_every_steps", "log_every_steps",
-                     "devices", "num_nodes", "num_workers", "strategy", "compile"}
+                     "devices", "num_nodes", "num_workers", "strategy", "compile", "val_tokens"}
 
 
 def special_tokens(tok, family: str) -> dict:
@@ -44,14 +45,71 @@ def resolved(settings: dict) -> dict:
 
 
 def strategy_for(s: dict, family: str):
-    from lightning.pytorch.strategies import FSDPStrategy
-
+    """`fsdp`: full sharding, one FSDP unit per transformer block, activation checkpointing, and
+    sharded checkpoints (each rank writes its own shard; a resume reshards to any number of ranks)."""
     if s["strategy"] == "fsdp":
         from arkivlm.train.presets import layer_classes
 
-        return FSDPStrategy(auto_wrap_policy=layer_classes(family), activation_checkpointing_policy=layer_classes(family),
-                            sharding_strategy="FULL_SHARD", state_dict_type="sharded")
+        return fsdp_strategy()(auto_wrap_policy=layer_classes(family), activation_checkpointing_policy=layer_classes(family),
+                               sharding_strategy="FULL_SHARD", state_dict_type="sharded")
     return s["strategy"]
+
+
+def fsdp_strategy():
+    """Lightning's FSDPStrategy, also on CPU ranks. Lightning refuses `strategy="fsdp"` with
+    `accelerator="cpu"` by the strategy's name alone, although torch's FSDP shards, trains and
+    gathers on CPU over gloo; an instance of this subclass passes, so the FSDP code a GPU run takes
+    is the code the CPU tests run."""
+    import torch
+    from lightning.pytorch.strategies import FSDPStrategy
+
+    class ShardedStrategy(FSDPStrategy):
+        def _setup_model(self, model):
+            from lightning.pytorch.strategies.fsdp import _setup_activation_checkpointing
+            from torch.distributed.fsdp import FullyShardedDataParallel
+
+            if self.root_device.type != "cpu" or any(isinstance(m, FullyShardedDataParallel) for m in model.modules()):
+                return super()._setup_model(model)
+            # Lightning hands FSDP the device's index, None for a CPU, and FSDP then looks for an
+            # accelerator; named as the CPU, FSDP shards there
+            model = FullyShardedDataParallel(module=model, cpu_offload=self.cpu_offload, mixed_precision=self.mixed_precision_config,
+                                             sharding_strategy=self.sharding_strategy, device_id=torch.device("cpu"), **self.kwargs)
+            _setup_activation_checkpointing(model, self._activation_checkpointing_kwargs)
+            return model
+
+    return ShardedStrategy
+
+
+def full_state_dict(trainer, module) -> dict | None:
+    """The model's whole state dict on global rank 0 (None elsewhere). Under FSDP every rank takes
+    part in gathering the shards (a collective: rank 0 alone would hang); elsewhere it is the
+    module's own."""
+    from lightning.pytorch.strategies import FSDPStrategy
+
+    if not isinstance(trainer.strategy, FSDPStrategy):
+        return module.model.state_dict() if trainer.is_global_zero else None
+    import torch
+    from torch.distributed.fsdp import FullStateDictConfig, StateDictType
+    from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+    wrapped = trainer.strategy.model
+    # offloaded to CPU on GPUs (rank 0's GPU need not hold a 7B model twice); on CPU there is nothing to offload to
+    config = FullStateDictConfig(offload_to_cpu=torch.cuda.is_available(), rank0_only=True)
+    with FSDP.state_dict_type(wrapped, StateDictType.FULL_STATE_DICT, config):
+        state = wrapped.state_dict()
+    if not trainer.is_global_zero:
+        return None
+    return {k[len("model."):]: v for k, v in state.items() if k.startswith("model.")}
+
+
+def parameter_count(family: str, model_config) -> int:
+    """The model's parameters (shared ones once), counted on the meta device: never the shard a rank holds."""
+    import torch
+
+    from arkivlm.train.presets import build_model
+
+    with torch.device("meta"):
+        return sum(p.numel() for p in build_model(family, model_config).parameters())
 
 
 def flops_per_batch(family: str, model_config, batch_size: int, block_size: int) -> int:
@@ -95,23 +153,70 @@ def checkpoint_dir(out: Path, fingerprint: str) -> Path:
     return ckpt_dir
 
 
+class GlobalBatchMismatch(ValueError):
+    pass
+
+
+def global_batch_accumulation(ckpt_dir: Path, s: dict, world: int, resuming: bool, write: bool = True) -> int:
+    """Micro-batches per optimizer step on `world` ranks. A run records its global batch
+    (batch_size x accumulate x ranks) when it starts; resumed on another number of ranks it keeps
+    that global batch, and with it the blocks of every step, by accumulating more or fewer
+    micro-batches, or refuses with what to set."""
+    record = ckpt_dir / "global_batch.json"
+    if not resuming or not record.exists():
+        if write:
+            record.write_text(json.dumps({"global_batch": s["batch_size"] * s["accumulate"] * world,
+                                          "ranks": world, "accumulate": s["accumulate"]}))
+        return s["accumulate"]
+    started = json.loads(record.read_text())
+    per_step = s["batch_size"] * world
+    if started["global_batch"] % per_step:
+        raise GlobalBatchMismatch(
+            f"pretrain: this run started with a global batch of {started['global_batch']} blocks ({started['ranks']} ranks x "
+            f"train.batch_size {s['batch_size']} x train.accumulate {started['accumulate']}); {world} ranks of "
+            f"{s['batch_size']} cannot make it up by accumulation. Set train.devices x train.num_nodes to a divisor of "
+            f"{started['global_batch'] // s['batch_size']}, or remove {ckpt_dir} to start afresh.")
+    return started["global_batch"] // per_step
+
+
+def checkpoint_complete(path: Path) -> bool:
+    """A checkpoint file, or a sharded checkpoint directory whose last write (rank 0's `meta.pt`,
+    after every shard) is newer than all its shards: a run killed while overwriting one leaves it
+    older than some shard."""
+    if not path.is_dir():
+        return path.is_file() and path.stat().st_size > 0
+    meta = path / "meta.pt"
+    if not meta.exists() or not (path / ".metadata").exists():
+        return False
+    return all(p.stat().st_mtime_ns <= meta.stat().st_mtime_ns for p in path.iterdir() if p.name != "meta.pt")
+
+
 def resume_from(ckpt_dir: Path) -> str | None:
-    """The newest of last.ckpt and the checkpoints Lightning writes on SIGUSR1 before Slurm requeues
-    the job (hpc_ckpt_N.ckpt)."""
-    candidates = [p for p in [ckpt_dir / "last.ckpt", *ckpt_dir.glob("hpc_ckpt_*.ckpt")] if p.exists()]
-    return str(max(candidates, key=lambda p: p.stat().st_mtime)) if candidates else None
+    """The newest complete checkpoint: last.ckpt, the periodic ones, and those Lightning writes on
+    SIGUSR1 before Slurm requeues the job (hpc_ckpt_N.ckpt)."""
+    candidates = [p for p in [ckpt_dir / "last.ckpt", *ckpt_dir.glob("hpc_ckpt_*.ckpt"), *ckpt_dir.glob("step*.ckpt")]
+                  if p.exists() and checkpoint_complete(p)]
+    return str(max(candidates, key=lambda p: p.stat().st_mtime_ns if p.is_file() else (p / "meta.pt").stat().st_mtime_ns)) \
+        if candidates else None
 
 
 def stop_at_step_callback(step: int | None, ckpt_dir: Path):
     """Stop after `step` optimizer steps with a last.ckpt, keeping the schedule of max_steps
-    (a time-boxed chunk of a longer run)."""
+    (a time-boxed chunk of a longer run); and at max_steps, stop through `should_stop` too, which
+    makes Lightning validate before fit returns. That is the run's final validation: a second
+    `trainer.validate` after `fit` would meet an FSDP model whose root wrapper Lightning has
+    dropped (its blocks still sharded, its embeddings no longer gathered)."""
     import lightning as L
 
     class StopAt(L.Callback):
         def on_train_batch_end(self, trainer, *args):
-            if step is not None and trainer.global_step >= step and not trainer.should_stop:
+            if trainer.should_stop or trainer.fit_loop._should_accumulate():
+                return
+            if step is not None and trainer.global_step >= step:
                 trainer.should_stop = True
                 trainer.save_checkpoint(str(ckpt_dir / "last.ckpt"))
+            elif trainer.global_step >= trainer.max_steps:
+                trainer.should_stop = True
 
     return StopAt()
 
@@ -148,37 +253,60 @@ def run(model_entry: dict, packed_dir: str, tokenizer_dir: str, out_dir: str, se
     module = PretrainModule(family, cfg, lr=s["lr"], weight_decay=s["weight_decay"], warmup_steps=s["warmup_steps"],
                             max_steps=s["max_steps"], min_lr_ratio=s["min_lr_ratio"], compile=s["compile"] and torch.cuda.is_available())
     module.flops_per_batch = flops_per_batch(family, cfg, s["batch_size"], s["block_size"])
-    data = PackedDataModule(packed_dir, family, special, tok.get_vocab_size(), s["block_size"], s["batch_size"],
-                            s["accumulate"], s["seed"], s["num_workers"], validation_dir)
 
     plugins = []
     if "SLURM_JOB_ID" in os.environ and os.environ.get("SLURM_JOB_NAME") not in ("bash", "interactive"):
         plugins.append(SLURMEnvironment(auto_requeue=True, requeue_signal=signal.SIGUSR1))
     tokens_per_sample = s["block_size"] + (family == "masked")
-    trainer = L.Trainer(
-        accelerator=s["accelerator"], devices=s["devices"], num_nodes=s["num_nodes"], strategy=strategy_for(s, family),
-        precision=s["precision"], max_steps=s["max_steps"], max_epochs=-1, accumulate_grad_batches=s["accumulate"],
-        gradient_clip_val=s["grad_clip"], val_check_interval=s["val_every_steps"] * s["accumulate"], check_val_every_n_epoch=None,
-        log_every_n_steps=s["log_every_steps"], deterministic=not torch.cuda.is_available(), use_distributed_sampler=False,
-        enable_progress_bar=False, plugins=plugins, default_root_dir=str(ckpt_dir),
-        logger=[TensorBoardLogger(str(out / "logs"), name="tensorboard", version=""), CSVLogger(str(out / "logs"), name="csv")],
-        callbacks=[ModelCheckpoint(dirpath=str(ckpt_dir), filename="step{step:07d}", save_last=True, save_top_k=1,
-                                   every_n_train_steps=s["checkpoint_every_steps"], auto_insert_metric_name=False),
-                   ThroughputMonitor(batch_size_fn=lambda b: b["input_ids"].size(0),
-                                     length_fn=lambda b: b["input_ids"].numel(), window_size=10),
-                   LearningRateMonitor(logging_interval="step"), stop_at_step_callback(s["stop_at_step"], ckpt_dir),
-                   early_signals.replay_callback()],
-    )
-    trainer.fit(module, datamodule=data, ckpt_path=resume_from(ckpt_dir))
-    val = trainer.validate(module, datamodule=data, verbose=False)
 
+    def make_trainer(accumulate: int):
+        return L.Trainer(
+            accelerator=s["accelerator"], devices=s["devices"], num_nodes=s["num_nodes"], strategy=strategy_for(s, family),
+            precision=s["precision"], max_steps=s["max_steps"], max_epochs=-1, accumulate_grad_batches=accumulate,
+            gradient_clip_val=s["grad_clip"], val_check_interval=s["val_every_steps"] * accumulate, check_val_every_n_epoch=None,
+            log_every_n_steps=s["log_every_steps"], deterministic=not torch.cuda.is_available(), use_distributed_sampler=False,
+            enable_progress_bar=False, plugins=plugins, default_root_dir=str(ckpt_dir),
+            logger=[TensorBoardLogger(str(out / "logs"), name="tensorboard", version=""), CSVLogger(str(out / "logs"), name="csv")],
+            callbacks=[ModelCheckpoint(dirpath=str(ckpt_dir), filename="step{step:07d}", save_last=True, save_top_k=1,
+                                       every_n_train_steps=s["checkpoint_every_steps"], auto_insert_metric_name=False),
+                       ThroughputMonitor(batch_size_fn=lambda b: b["input_ids"].size(0),
+                                         length_fn=lambda b: b["input_ids"].numel(), window_size=10),
+                       LearningRateMonitor(logging_interval="step"), stop_at_step_callback(s["stop_at_step"], ckpt_dir),
+                       early_signals.replay_callback()],
+        )
+
+    # the ranks are known once a Trainer has read the environment; the accumulation follows them
+    trainer = make_trainer(s["accumulate"])
+    resume = resume_from(ckpt_dir)
+    accumulate = global_batch_accumulation(ckpt_dir, s, trainer.world_size, resuming=resume is not None,
+                                           write=trainer.global_rank == 0)
+    if accumulate != s["accumulate"]:
+        print(f"pretrain: {trainer.world_size} ranks now; {accumulate} micro-batches per step keep the run's global batch")
+        trainer = make_trainer(accumulate)
+    data = PackedDataModule(packed_dir, family, special, tok.get_vocab_size(), s["block_size"], s["batch_size"],
+                            accumulate, s["seed"], s["num_workers"], validation_dir, s["val_tokens"])
+    trainer.fit(module, datamodule=data, ckpt_path=resume)
+    if not hasattr(module, "last_val_loss"):  # resumed at its last step: nothing trained, nothing validated
+        from lightning.pytorch.strategies import FSDPStrategy
+
+        if isinstance(trainer.strategy, FSDPStrategy):
+            raise RuntimeError(f"pretrain: {resume} is already at max_steps ({s['max_steps']}); raise train.max_steps to "
+                               "train on, or remove the checkpoints to start afresh")
+        trainer.validate(module, datamodule=data, verbose=False)
+
+    state = full_state_dict(trainer, module)  # every rank, before rank 0 alone exports
     summary = {"model": model_entry["name"], "type": family, "preset": model_entry.get("preset", "tiny"),
                "steps": int(trainer.global_step), "tokens_seen": int(module.tokens_seen),
-               "val_loss_lightning": float(module.last_val_loss), "parameters": sum(p.numel() for p in module.model.parameters()),
-               "flops_per_batch": module.flops_per_batch, "tokens_per_sample": tokens_per_sample, "settings": s}
+               "val_loss_lightning": float(module.last_val_loss), "parameters": parameter_count(family, cfg),
+               "flops_per_batch": module.flops_per_batch, "tokens_per_sample": tokens_per_sample, "settings": s,
+               "ranks": trainer.world_size, "accumulate": accumulate, "global_batch": s["batch_size"] * accumulate * trainer.world_size,
+               "val_blocks": len(data.val_blocks)}
     if trainer.is_global_zero:
         from arkivlm.train.export import export
+        from arkivlm.train.presets import build_model
 
-        export(module.model, family, tokenizer_dir, out / "hf", summary, data_card)
+        model = build_model(family, cfg)
+        model.load_state_dict(state)
+        export(model, family, tokenizer_dir, out / "hf", summary, data_card)
         (out / "train_summary.json").write_text(json.dumps(summary, indent=1, default=str))
     return summary

@@ -134,8 +134,13 @@ def train_setting(model, key, default):
 
 
 def train_tasks_per_node(devices):
-    """One task per device (Lightning: num_nodes x devices); a GPU node's 4 when not given."""
-    return devices if isinstance(devices, int) and devices > 1 else 4
+    """One task per device, as Lightning requires under Slurm (tasks per node == devices); a GPU
+    node's 4 for "auto" or -1 (every GPU of the node)."""
+    if isinstance(devices, (list, tuple)):
+        return len(devices)
+    if isinstance(devices, str) and devices.strip().isdigit():
+        devices = int(devices)
+    return devices if isinstance(devices, int) and devices >= 1 else 4
 
 
 def pretrain_resources(model):
