@@ -68,7 +68,7 @@ def run(model_dir: str, packed_dir: str, out_json: str, validation_dir: str | No
     def dataset(tokens=None):
         ds = BlockDataset(split if tokens is None else None, s["block_size"], family, special, s["seed"] + 1,
                           s["mlm_probability"], tokens=tokens)
-        ds.vocab_size = tok.get_vocab_size()
+        ds.vocab_size, ds.doc_attention = tok.get_vocab_size(), bool(s.get("doc_attention"))
         return ds
 
     class Stream(torch.utils.data.IterableDataset):

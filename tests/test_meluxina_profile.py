@@ -84,7 +84,7 @@ def test_sixteen_node_pretraining_and_four_node_spark_stage(tmp_path):
     # pretraining: gpu partition, 16 whole nodes, 4 tasks per node (one per A100), 16 CPUs each, SIGUSR1 90 s before the end
     assert "-p gpu" in pre and "--nodes=16" in pre and "--ntasks-per-node=4" in pre
     assert "--gres=gpu:4" in pre and "--cpus-per-task=16" in pre and "--signal=SIGUSR1@90" in pre
-    assert "-t 2880" in pre
+    assert "-t 1440" in pre  # the 125m preset's job time (profiles/meluxina/workflow.yaml, pretrain_jobs)
     # Spark stage: cpu partition, 4 whole nodes of 2 x 64 cores
     assert "-p cpu" in spark and "--nodes=4" in spark and "--ntasks-per-node=2" in spark and "--cpus-per-task=64" in spark
     assert "--gres" not in spark and "--mem 480000" in spark
@@ -100,10 +100,21 @@ def test_the_users_config_wins_over_the_profile(tmp_path):
 
 
 def test_training_tasks_follow_the_devices_setting(tmp_path):
-    """Lightning under Slurm needs as many tasks per node as `devices`: one device, one task."""
+    """Lightning under Slurm needs as many tasks per node as `devices`: one device, one task (sbatch's
+    default for --nodes without a task count; the Slurm plugin refuses an MPI job of one task per
+    node), not a GPU node's four."""
     sb = by_rule(render(tmp_path, models=[{"name": "gpt_big", "type": "causal", "preset": "125m",
                                            "train": {"num_nodes": 2, "devices": 1}}]))
-    assert "--nodes=2" in sb["pretrain_model"] and "--ntasks-per-node=1" in sb["pretrain_model"], sb["pretrain_model"]
+    line = sb["pretrain_model"]
+    assert "--nodes=2" in line and "--ntasks" not in line and "--gres=gpu:4" in line, line
+
+
+def test_preset_jobs_are_sized_by_the_profile(tmp_path):
+    """A 7b model without a node count of its own: the profile's 16 GPU nodes and 48 h for the
+    preset, and the FSDP settings the preset needs reach the training command."""
+    sb = by_rule(render(tmp_path, models=[{"name": "gpt_big", "type": "causal", "preset": "7b"}]))
+    line = sb["pretrain_model"]
+    assert "--nodes=16" in line and "--ntasks-per-node=4" in line and "-t 2880" in line, line
 
 
 def test_ablation_variants_train_in_parallel_gpu_jobs(tmp_path):

@@ -124,6 +124,13 @@ def test_unknown_format(tmp_path):
     assert "docx" in out and "format" in out
 
 
+def test_preset_of_the_other_family(tmp_path):
+    cfg = good_config(tmp_path)
+    cfg["models"] = [{"name": "bert_huge", "type": "masked", "preset": "7b"}]
+    out = dry_run_error(tmp_path, cfg)
+    assert "models[0].preset" in out and "1b" in out
+
+
 @pytest.mark.parametrize("results", ["file/results", "/proc/arkivlm-results"])
 def test_unwritable_results(tmp_path, results):
     (tmp_path / "file").write_text("not a directory")

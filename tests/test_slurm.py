@@ -113,6 +113,8 @@ def test_preempted_training_is_requeued_and_resumes(tmp_path):
             break
         time.sleep(3)
     log = (tmp_path / "job.log").read_text() if (tmp_path / "job.log").exists() else ""
+    if state.get("JobState") != "COMPLETED":  # never leave a job requeuing itself behind a failed test
+        subprocess.run(["scancel", job])
     assert state.get("JobState") == "COMPLETED", (state, log[-3000:])
     assert int(state["Restarts"]) >= 1, state
     summary = json.loads((tmp_path / "gpt" / "train_summary.json").read_text())
@@ -124,3 +126,53 @@ def test_preempted_training_is_requeued_and_resumes(tmp_path):
 
     resumed = pd.read_csv(versions[-1]).dropna(subset=["train_loss"])
     assert resumed.step.min() > 0  # the requeued run continued, it did not start over
+
+
+def job_state(job: str) -> dict:
+    out = subprocess.run(["scontrol", "show", "job", "--oneliner", job], capture_output=True, text=True).stdout
+    return dict(f.split("=", 1) for f in out.split() if "=" in f)
+
+
+def test_requeue_signal_in_the_first_second_on_a_loaded_machine_requeues_and_resumes(tmp_path):
+    """SIGUSR1 one second after the training step starts, while a CPU burner keeps every core
+    busy: Python is still importing and Lightning has no handler yet. The signal is recorded by
+    `python -m arkivlm`'s first line and replayed once training starts; Lightning checkpoints and
+    requeues, and the requeued run (no signal this time) finishes the run."""
+    packed_corpus(tmp_path)
+    model = json.dumps({"name": "gpt", "type": "causal"})
+    settings = json.dumps({**e2e_config()["train"], "max_steps": 200, "checkpoint_every_steps": 100000, "val_every_steps": 100000,
+                           "accelerator": "cpu", "devices": 1, "log_every_steps": 50})
+    inner = (f"{sys.executable} -m arkivlm.slurm tasks -- {sys.executable} -m arkivlm pretrain --model '{model}' "
+             f"--settings '{settings}' --packed {tmp_path / 'packed'} --tokenizer {tmp_path / 'tokenizer'} "
+             f"--out {tmp_path / 'gpt'}")
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
+    try:
+        submit = subprocess.run(["sbatch", "--parsable", "-p", "gpu", "--gres=gpu:4", "--nodes=1", "--ntasks-per-node=1",
+                                 "--cpus-per-task=1", "-t", "10", "--requeue", "--open-mode=append", "-o", str(tmp_path / "job.log"),
+                                 "-D", str(REPO), "--wrap", inner], capture_output=True, text=True, env=slurm_env(), check=True)
+        job = submit.stdout.strip().split(";")[0]
+        deadline = time.time() + 300
+        while time.time() < deadline:  # the training step (job.0) has started
+            steps = subprocess.run(["squeue", "-h", "-s", "-j", job, "-o", "%i"], capture_output=True, text=True).stdout.split()
+            if f"{job}.0" in steps:
+                break
+            time.sleep(0.2)
+        time.sleep(1)
+        subprocess.run(["scancel", "--signal=USR1", job], check=True)
+        deadline = time.time() + 1200
+        state = {}
+        while time.time() < deadline:
+            state = job_state(job)
+            if state.get("JobState") in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL"):
+                break
+            time.sleep(2)
+    finally:
+        for b in burners:
+            b.kill()
+    log = (tmp_path / "job.log").read_text() if (tmp_path / "job.log").exists() else ""
+    if state.get("JobState") != "COMPLETED":
+        subprocess.run(["scancel", job])
+    assert state.get("JobState") == "COMPLETED", (state, log[-3000:])
+    assert int(state["Restarts"]) == 1, state  # one signal, one requeue
+    assert list((tmp_path / "gpt" / "checkpoints").glob("hpc_ckpt_*.ckpt"))
+    assert json.loads((tmp_path / "gpt" / "train_summary.json").read_text())["steps"] == 200

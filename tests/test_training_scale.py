@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from arkivlm.train.data import BlockDataset, ResumableSampler, mask_tokens, stream_blocks, validation_blocks
+from arkivlm.train.data import BlockDataset, ResumableSampler, stream_blocks, validation_blocks
 from arkivlm.train.pretrain import GlobalBatchMismatch, checkpoint_complete, global_batch_accumulation
 from tests.test_models import SMALL, corpus, tokenized  # noqa: F401  (module fixtures)
 
@@ -149,3 +149,58 @@ def test_fsdp_on_two_cpu_ranks_checkpoints_resumes_on_fewer_ranks_and_exports(to
         straight, _ = run_pretrain(tokenized, family, tmp_path / "straight", max_steps=6, accumulate=2, devices=1)
         assert straight["tokens_seen"] == resumed["tokens_seen"]
         assert resumed["val_loss_lightning"] == pytest.approx(straight["val_loss_lightning"], abs=2e-3)
+
+
+def test_large_presets_have_their_sizes_and_are_sharded():
+    """3b and 7b decoders and a 1b encoder (parameters counted on the meta device, vocabulary 64k)
+    train with FSDP unless a model says otherwise."""
+    from arkivlm.train.presets import model_config, train_defaults
+    from arkivlm.train.pretrain import parameter_count
+
+    special = {"eos": 0, "pad": 1}
+    sizes = {("causal", "3b"): (3.0e9, 3.6e9), ("causal", "7b"): (6.5e9, 7.2e9), ("masked", "1b"): (0.9e9, 1.2e9)}
+    for (family, preset), (lo, hi) in sizes.items():
+        n = parameter_count(family, model_config(family, preset, 64_000, special))
+        assert lo < n < hi, (preset, n)
+        assert train_defaults(family, preset)["strategy"] == "fsdp"
+    assert train_defaults("causal", "125m") == {}
+
+
+def test_document_boundary_attention_sees_each_document_alone():
+    """With doc_attention a packed block's second document gets the logits it gets alone."""
+    from arkivlm.train.data import document_positions
+    from arkivlm.train.module import loss_sums
+    from arkivlm.train.presets import build_model, model_config
+
+    ids = torch.tensor([7, 8, 0, 9, 10, 11, 0, 12])
+    pos = document_positions(ids, separator=0)
+    assert pos["doc_ids"].tolist() == [0, 0, 0, 1, 1, 1, 1, 2]
+    assert pos["position_ids"].tolist() == [0, 1, 2, 0, 1, 2, 3, 0]
+
+    torch.manual_seed(0)
+    cfg = model_config("causal", "tiny", 300, {"eos": 0, "pad": 1},
+                       {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64})
+    model = build_model("causal", cfg).eval()
+    first, second = torch.randint(2, 300, (12,)), torch.randint(2, 300, (9,))
+    packed = torch.cat([first, torch.tensor([0]), second])
+    batch = {"input_ids": packed[None], "labels": packed[None], **{k: v[None] for k, v in document_positions(packed, 0).items()}}
+    with torch.no_grad():
+        _, _, logits = loss_sums(model, batch, with_logits=True)
+        alone = model(input_ids=second[None]).logits
+        plain = model(input_ids=packed[None]).logits
+    assert torch.allclose(logits[0, 13:], alone[0], atol=1e-5)
+    assert not torch.allclose(plain[0, 13:], alone[0], atol=1e-3)  # without it the first document leaks in
+
+
+def test_doc_attention_trains_and_evaluates_alike(tokenized, tmp_path):  # noqa: F811
+    from arkivlm import evaluate
+    from arkivlm.train import pretrain
+
+    out = tokenized[0]
+    summary = pretrain.run({"name": "d", "type": "causal", "preset": "tiny"}, str(out / "packed" / "causal"), str(out / "tokenizer"),
+                           str(tmp_path / "d"), {**SMALL, "max_steps": 4, "doc_attention": True})
+    metrics = evaluate.run(str(tmp_path / "d"), str(out / "packed" / "causal"), str(tmp_path / "m.json"))
+    assert metrics["val_loss"] == pytest.approx(summary["val_loss_lightning"], abs=1e-4)
+    with pytest.raises(ValueError, match="train.doc_attention"):
+        pretrain.run({"name": "b", "type": "masked", "preset": "tiny"}, str(out / "packed" / "masked"), str(out / "tokenizer"),
+                     str(tmp_path / "b"), {**SMALL, "doc_attention": True})

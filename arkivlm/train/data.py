@@ -15,8 +15,6 @@ the same number on every rank (ranks with unequal batches would deadlock FSDP's 
 
 from __future__ import annotations
 
-import math
-
 import lightning as L
 import numpy as np
 import torch
@@ -52,14 +50,31 @@ class BlockDataset(Dataset):
         asking for that epoch's masks)."""
         return self.item(self.window(idx % len(self)), idx)
 
+    doc_attention = False  # causal: each token attends only to its own document's earlier tokens
+
     def item(self, window: np.ndarray, idx: int) -> dict:
         tokens = torch.from_numpy(window)
         if self.family == "causal":
-            return {"input_ids": tokens[:-1], "labels": tokens[1:]}
+            out = {"input_ids": tokens[:-1], "labels": tokens[1:]}
+            if self.doc_attention:
+                out.update(document_positions(out["input_ids"], self.special["eos"]))
+            return out
         input_ids = torch.cat([torch.tensor([self.special["cls"]]), tokens])
         return mask_tokens(input_ids, self.special, self.vocab_size, self.mlm_probability, seed=self.seed * 1_000_003 + idx)
 
     vocab_size = 0
+
+
+def document_positions(input_ids: torch.Tensor, separator: int) -> dict:
+    """Per token of a packed block, the document it belongs to (a separator ends its document)
+    and its position within that document (positions restart at each document)."""
+    ends = (input_ids == separator).long()
+    doc = torch.cumsum(ends, 0) - ends
+    starts = torch.zeros_like(doc)
+    starts[1:] = (doc[1:] != doc[:-1]).long()
+    index = torch.arange(len(input_ids))
+    first = torch.cummax(torch.where(starts.bool() | (index == 0), index, torch.zeros_like(index)), 0).values
+    return {"doc_ids": doc, "position_ids": index - first}
 
 
 def stream_blocks(runs, dataset: "BlockDataset"):
@@ -122,9 +137,9 @@ def validation_blocks(n: int, block_size: int, budget_tokens: int | None, world:
 class PackedDataModule(L.LightningDataModule):
     def __init__(self, packed_dir: str, family: str, special: dict, vocab_size: int, block_size: int, batch_size: int,
                  accumulate: int, seed: int, num_workers: int = 0, validation_dir: str | None = None,
-                 val_tokens: int | None = None):
+                 val_tokens: int | None = None, doc_attention: bool = False):
         super().__init__()
-        self.val_tokens = val_tokens
+        self.val_tokens, self.doc_attention = val_tokens, doc_attention
         self.validation_dir = validation_dir or f"{packed_dir}/validation"
         self.packed_dir, self.family, self.special, self.vocab_size = packed_dir, family, special, vocab_size
         self.block_size, self.batch_size, self.accumulate, self.seed, self.num_workers = block_size, batch_size, accumulate, seed, num_workers
@@ -133,7 +148,7 @@ class PackedDataModule(L.LightningDataModule):
         self.train_set = BlockDataset(PackedSplit(f"{self.packed_dir}/train"), self.block_size, self.family, self.special, self.seed)
         self.val_set = BlockDataset(PackedSplit(self.validation_dir), self.block_size, self.family, self.special, self.seed + 1)
         for ds in (self.train_set, self.val_set):
-            ds.vocab_size = self.vocab_size
+            ds.vocab_size, ds.doc_attention = self.vocab_size, self.doc_attention
         world = self.trainer.world_size if self.trainer else 1
         per_rank = len(self.train_set) // world
         # whole optimizer steps per epoch, so an epoch boundary is a step boundary
@@ -158,7 +173,3 @@ class PackedDataModule(L.LightningDataModule):
         self.val_blocks = validation_blocks(len(self.val_set), self.block_size, self.val_tokens, world)
         idx = self.val_blocks[rank::world].tolist()
         return DataLoader(torch.utils.data.Subset(self.val_set, idx), batch_size=self.batch_size, num_workers=self.num_workers)
-
-
-def epochs_for(max_steps: int, steps_per_epoch: int) -> int:
-    return math.ceil(max_steps / steps_per_epoch)

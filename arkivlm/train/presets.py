@@ -1,6 +1,10 @@
 """Model presets as data: a Llama-style decoder (causal LM) and a BERT-style encoder (masked LM).
 
-`tiny` trains on the sample archive on a laptop CPU; 125m/350m/1.3b are the MeluXina sizes.
+`tiny` trains on the sample archive on a laptop CPU; 125m/350m/1.3b are the MeluXina sizes; 3b and 7b
+(Llama 3.2 3B- and Llama 2 7B-shaped decoders) and a 1b encoder are the sizes that must be split over
+GPUs: their TRAIN_DEFAULTS shard them with FSDP (full sharding, one unit per block, activation
+checkpointing, sharded checkpoints). How many nodes and how long their jobs run is the MeluXina
+profile's business (profiles/meluxina/workflow.yaml, `pretrain_jobs`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,10 @@ PRESETS = {
                  "max_position_embeddings": 2048},
         "1.3b": {"hidden_size": 2048, "num_hidden_layers": 24, "num_attention_heads": 16, "intermediate_size": 5504,
                  "max_position_embeddings": 2048},
+        "3b": {"hidden_size": 3072, "num_hidden_layers": 28, "num_attention_heads": 24, "num_key_value_heads": 8,
+               "intermediate_size": 8192, "max_position_embeddings": 4096},
+        "7b": {"hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32, "intermediate_size": 11008,
+               "max_position_embeddings": 4096},
     },
     "masked": {
         "tiny": {"hidden_size": 128, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 512,
@@ -25,8 +33,17 @@ PRESETS = {
                  "max_position_embeddings": 512},
         "1.3b": {"hidden_size": 2048, "num_hidden_layers": 24, "num_attention_heads": 32, "intermediate_size": 8192,
                  "max_position_embeddings": 512},
+        "1b": {"hidden_size": 2048, "num_hidden_layers": 18, "num_attention_heads": 16, "intermediate_size": 8192,
+               "max_position_embeddings": 512},
     },
 }
+# Training settings a preset needs whatever the cluster (a model's own `train` still wins).
+SHARDED = {"strategy": "fsdp", "precision": "bf16-mixed"}
+TRAIN_DEFAULTS = {"causal": {"3b": SHARDED, "7b": SHARDED}, "masked": {"1b": SHARDED}}
+
+
+def train_defaults(family: str, preset: str) -> dict:
+    return dict(TRAIN_DEFAULTS.get(family, {}).get(preset, {}))
 
 
 def model_config(family: str, preset: str, vocab_size: int, special: dict, overrides: dict | None = None):

@@ -18,6 +18,7 @@ DEFAULTS = {
     "checkpoint_every_steps": 50, "log_every_steps": 10, "precision": "auto", "strategy": "auto",
     "accelerator": "auto", "devices": "auto", "num_nodes": 1, "num_workers": 0, "mlm_probability": 0.15,
     "model_overrides": {}, "stop_at_step": None, "compile": False, "val_tokens": 2_097_152,
+    "doc_attention": False,
 }
 # Settings that may change between a run and its resumption without invalidating the checkpoint.
 # A change of devices or num_nodes keeps the global batch through `accumulate` (global_batch_accumulation).
@@ -232,13 +233,19 @@ def run(model_entry: dict, packed_dir: str, tokenizer_dir: str, out_dir: str, se
 
     from arkivlm import early_signals
     from arkivlm.tokenizer import load, tokenizer_path
-    from arkivlm.train.data import PackedDataModule, epochs_for
+    from arkivlm.train.data import PackedDataModule
     from arkivlm.train.module import PretrainModule
     from arkivlm.train.presets import model_config
 
     family = model_entry["type"]
-    s = resolved({**(settings or {}), **model_entry.get("train", {})})
+    from arkivlm.train.presets import train_defaults
+
+    preset = model_entry.get("preset", "tiny")
+    s = resolved({**(settings or {}), **train_defaults(family, preset), **model_entry.get("train", {})})
     out = Path(out_dir)
+    if s["doc_attention"] and family != "causal":
+        raise ValueError("train.doc_attention: document-boundary attention is for causal models (a masked model's "
+                         "blocks attend both ways); set it on the causal models only")
     L.seed_everything(s["seed"], workers=True)
     torch.set_float32_matmul_precision("high")
 
@@ -284,7 +291,7 @@ def run(model_entry: dict, packed_dir: str, tokenizer_dir: str, out_dir: str, se
         print(f"pretrain: {trainer.world_size} ranks now; {accumulate} micro-batches per step keep the run's global batch")
         trainer = make_trainer(accumulate)
     data = PackedDataModule(packed_dir, family, special, tok.get_vocab_size(), s["block_size"], s["batch_size"],
-                            accumulate, s["seed"], s["num_workers"], validation_dir, s["val_tokens"])
+                            accumulate, s["seed"], s["num_workers"], validation_dir, s["val_tokens"], s["doc_attention"])
     trainer.fit(module, datamodule=data, ckpt_path=resume)
     if not hasattr(module, "last_val_loss"):  # resumed at its last step: nothing trained, nothing validated
         from lightning.pytorch.strategies import FSDPStrategy

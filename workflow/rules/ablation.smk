@@ -32,7 +32,7 @@ rule ablation_pretrain:
     resources:
         nodes=ABLATION_TRAIN.get("num_nodes", 1),
         tasks_per_node=train_tasks_per_node(ABLATION_TRAIN.get("devices", "auto")),
-        mpi="srun",
+        mpi=launcher_for(train_tasks_per_node(ABLATION_TRAIN.get("devices", "auto"))),
     log:
         f"{R}/logs/ablation_pretrain_{{variant}}_seed_{{seed}}.log",
     conda:

@@ -61,6 +61,12 @@ def check_config(cfg):
     for i, name in enumerate(models):
         if models.index(name) != i:
             raise ValueError(f"config key models[{i}].name: model name {name!r} is used twice; names must be unique.")
+    from arkivlm.train.presets import PRESETS
+
+    for i, m in enumerate(cfg["models"]):
+        if m.get("preset", "tiny") not in PRESETS[m["type"]]:
+            raise ValueError(f"config key models[{i}].preset: {m['type']} models have presets {', '.join(PRESETS[m['type']])}; "
+                             f"{m.get('preset')!r} is not one of them.")
     sample_root = os.path.normpath(SAMPLE["path"]) if SAMPLE else None
     for i, src in enumerate(cfg["sources"]):
         if "date_from_path" in src:
@@ -143,9 +149,28 @@ def train_tasks_per_node(devices):
     return devices if isinstance(devices, int) and devices >= 1 else 4
 
 
+def launcher_for(tasks_per_node):
+    """The `mpi` resource: several tasks per node are an MPI-style job (--ntasks-per-node); one
+    device per node is Slurm's default of one task per node, which the Slurm executor plugin
+    refuses to declare as MPI."""
+    return "srun" if tasks_per_node > 1 else ""
+
+
 def pretrain_resources(model):
-    """Nodes and tasks per node of a model's training job."""
-    return {"nodes": train_setting(model, "num_nodes", 1), "tasks_per_node": train_tasks_per_node(train_setting(model, "devices", "auto"))}
+    """Nodes, tasks per node and minutes of a model's training job: the model's train.num_nodes,
+    else the config's train.num_nodes, else its preset's `pretrain_jobs` entry (the MeluXina
+    profile's sizes), else one node."""
+    job = config.get("pretrain_jobs", {}).get(MODELS[model].get("preset", "tiny"), {})
+    nodes = MODELS[model].get("train", {}).get("num_nodes") or config["train"].get("num_nodes") or job.get("nodes") or 1
+    return {"nodes": nodes, "tasks_per_node": train_tasks_per_node(train_setting(model, "devices", "auto")),
+            "runtime": job.get("runtime", 2880)}
+
+
+def model_json(model):
+    """The model entry handed to `pretrain`, its train.num_nodes the job's."""
+    entry = dict(MODELS[model])
+    entry["train"] = {**entry.get("train", {}), "num_nodes": pretrain_resources(model)["nodes"]}
+    return json.dumps(entry, sort_keys=True)
 
 
 def ablation_settings():

@@ -11,7 +11,7 @@ rule pretrain_model:
         hf=directory(f"{R}/models/{{model}}/hf"),
         summary=f"{R}/models/{{model}}/train_summary.json",
     params:
-        model=lambda w: json.dumps(MODELS[w.model], sort_keys=True),
+        model=lambda w: model_json(w.model),
         settings=lambda w: settings("train"),
         tokenizer_dir=lambda w, input: os.path.dirname(input.tokenizer),
         out=lambda w, output: os.path.dirname(output.summary),
@@ -19,7 +19,8 @@ rule pretrain_model:
     resources:
         nodes=lambda w: pretrain_resources(w.model)["nodes"],
         tasks_per_node=lambda w: pretrain_resources(w.model)["tasks_per_node"],
-        mpi="srun",
+        mpi=lambda w: launcher_for(pretrain_resources(w.model)["tasks_per_node"]),
+        runtime=lambda w: pretrain_resources(w.model)["runtime"],
     log:
         f"{R}/logs/pretrain_{{model}}.log",
     conda:
