@@ -87,31 +87,47 @@ def packed_corpus(root: Path) -> None:
              str(root / "packed"))
 
 
+def training_job(tmp_path: Path, max_steps: int) -> str:
+    """The batch command of a one-rank CPU training run on `packed_corpus(tmp_path)`."""
+    model = json.dumps({"name": "gpt", "type": "causal"})
+    settings = json.dumps({**e2e_config()["train"], "max_steps": max_steps, "checkpoint_every_steps": 100000,
+                           "val_every_steps": 100000, "accelerator": "cpu", "devices": 1, "log_every_steps": 50})
+    return (f"{sys.executable} -m arkivlm.slurm tasks -- {sys.executable} -m arkivlm pretrain --model '{model}' "
+            f"--settings '{settings}' --packed {tmp_path / 'packed'} --tokenizer {tmp_path / 'tokenizer'} "
+            f"--out {tmp_path / 'gpt'}")
+
+
+def submit_training(tmp_path: Path, inner: str, *options: str) -> str:
+    submit = subprocess.run(["sbatch", "--parsable", "-p", "gpu", "--gres=gpu:4", "--nodes=1", "--ntasks-per-node=1",
+                             "--cpus-per-task=1", *options, "--requeue", "--open-mode=append", "-o", str(tmp_path / "job.log"),
+                             "-D", str(REPO), "--wrap", inner], capture_output=True, text=True, env=slurm_env(), check=True)
+    return submit.stdout.strip().split(";")[0]
+
+
+def job_state(job: str) -> dict:
+    out = subprocess.run(["scontrol", "show", "job", "--oneliner", job], capture_output=True, text=True).stdout
+    return dict(f.split("=", 1) for f in out.split() if "=" in f)
+
+
+def wait_for_end(job: str, timeout: float, poll: float) -> dict:
+    deadline = time.time() + timeout
+    state = {}
+    while time.time() < deadline:
+        state = job_state(job)
+        if state.get("JobState") in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL"):
+            break
+        time.sleep(poll)
+    return state
+
+
 def test_preempted_training_is_requeued_and_resumes(tmp_path):
     """Time limit 2 min, SIGUSR1 90 s before it: a run of 9000 steps (about a minute of training here) is
     cut by the signal, checkpoints, is requeued by Slurm and finishes in a later run. One rank:
     with two gloo ranks on this machine, Lightning's SIGUSR1 handler can meet one rank inside an
     all-reduce and hang (seen once here); the multi-rank launch is tested by the workflow test."""
     packed_corpus(tmp_path)
-    model = json.dumps({"name": "gpt", "type": "causal"})
-    settings = json.dumps({**e2e_config()["train"], "max_steps": 9000, "checkpoint_every_steps": 100000, "val_every_steps": 100000,
-                           "accelerator": "cpu", "devices": 1, "log_every_steps": 50})
-    inner = (f"{sys.executable} -m arkivlm.slurm tasks -- {sys.executable} -m arkivlm pretrain --model '{model}' "
-             f"--settings '{settings}' --packed {tmp_path / 'packed'} --tokenizer {tmp_path / 'tokenizer'} "
-             f"--out {tmp_path / 'gpt'}")
-    submit = subprocess.run(["sbatch", "--parsable", "-p", "gpu", "--gres=gpu:4", "--nodes=1", "--ntasks-per-node=1",
-                             "--cpus-per-task=1", "-t", "2", "--signal=SIGUSR1@90", "--requeue", "--open-mode=append",
-                             "-o", str(tmp_path / "job.log"), "-D", str(REPO), "--wrap", inner],
-                            capture_output=True, text=True, env=slurm_env(), check=True)
-    job = submit.stdout.strip().split(";")[0]
-    deadline = time.time() + 1500
-    state = {}
-    while time.time() < deadline:
-        state = dict(f.split("=", 1) for f in subprocess.run(["scontrol", "show", "job", "--oneliner", job], capture_output=True,
-                                                             text=True).stdout.split() if "=" in f)
-        if state.get("JobState") in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL"):
-            break
-        time.sleep(3)
+    job = submit_training(tmp_path, training_job(tmp_path, 9000), "-t", "2", "--signal=SIGUSR1@90")
+    state = wait_for_end(job, 1500, 3)
     log = (tmp_path / "job.log").read_text() if (tmp_path / "job.log").exists() else ""
     if state.get("JobState") != "COMPLETED":  # never leave a job requeuing itself behind a failed test
         subprocess.run(["scancel", job])
@@ -128,10 +144,6 @@ def test_preempted_training_is_requeued_and_resumes(tmp_path):
     assert resumed.step.min() > 0  # the requeued run continued, it did not start over
 
 
-def job_state(job: str) -> dict:
-    out = subprocess.run(["scontrol", "show", "job", "--oneliner", job], capture_output=True, text=True).stdout
-    return dict(f.split("=", 1) for f in out.split() if "=" in f)
-
 
 def test_requeue_signal_in_the_first_second_on_a_loaded_machine_requeues_and_resumes(tmp_path):
     """SIGUSR1 one second after the training step starts, while a CPU burner keeps every core
@@ -139,18 +151,10 @@ def test_requeue_signal_in_the_first_second_on_a_loaded_machine_requeues_and_res
     `python -m arkivlm`'s first line and replayed once training starts; Lightning checkpoints and
     requeues, and the requeued run (no signal this time) finishes the run."""
     packed_corpus(tmp_path)
-    model = json.dumps({"name": "gpt", "type": "causal"})
-    settings = json.dumps({**e2e_config()["train"], "max_steps": 200, "checkpoint_every_steps": 100000, "val_every_steps": 100000,
-                           "accelerator": "cpu", "devices": 1, "log_every_steps": 50})
-    inner = (f"{sys.executable} -m arkivlm.slurm tasks -- {sys.executable} -m arkivlm pretrain --model '{model}' "
-             f"--settings '{settings}' --packed {tmp_path / 'packed'} --tokenizer {tmp_path / 'tokenizer'} "
-             f"--out {tmp_path / 'gpt'}")
+    inner = training_job(tmp_path, 200)
     burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
     try:
-        submit = subprocess.run(["sbatch", "--parsable", "-p", "gpu", "--gres=gpu:4", "--nodes=1", "--ntasks-per-node=1",
-                                 "--cpus-per-task=1", "-t", "10", "--requeue", "--open-mode=append", "-o", str(tmp_path / "job.log"),
-                                 "-D", str(REPO), "--wrap", inner], capture_output=True, text=True, env=slurm_env(), check=True)
-        job = submit.stdout.strip().split(";")[0]
+        job = submit_training(tmp_path, inner, "-t", "10")
         deadline = time.time() + 300
         while time.time() < deadline:  # the training step (job.0) has started
             steps = subprocess.run(["squeue", "-h", "-s", "-j", job, "-o", "%i"], capture_output=True, text=True).stdout.split()
@@ -159,13 +163,7 @@ def test_requeue_signal_in_the_first_second_on_a_loaded_machine_requeues_and_res
             time.sleep(0.2)
         time.sleep(1)
         subprocess.run(["scancel", "--signal=USR1", job], check=True)
-        deadline = time.time() + 1200
-        state = {}
-        while time.time() < deadline:
-            state = job_state(job)
-            if state.get("JobState") in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL"):
-                break
-            time.sleep(2)
+        state = wait_for_end(job, 1200, 2)
     finally:
         for b in burners:
             b.kill()
