@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-data.txt 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 CORES  ?= all
 
-.PHONY: run test slurm slurm-test bench lint java chromium venv clean-results
+.PHONY: run test slurm slurm-test bench bench-venv-datatrove lint java chromium venv clean-results
 
 venv: $(STAMP)
 
@@ -52,7 +52,7 @@ run: venv java
 # As root (as CI is) the suite includes the Slurm tests: a single-node Slurm is started first.
 test: venv java chromium
 	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory slurm && export ARKIVLM_SLURM_TEST=1; fi; \
-	python -m pytest -q -rs
+	python -m pytest -q -rs --durations=30
 
 # A single-node Slurm shaped like a MeluXina GPU node (root; Debian's slurm-wlm and munge).
 slurm:
@@ -66,9 +66,22 @@ lint: venv
 
 # As root, the test Slurm is started first: Snakemake's Slurm executor plugin asks `scontrol show
 # config` at every start, which waits 10 s where Slurm's tools are installed but no controller runs.
-bench: venv java
+bench: venv java bench-venv-datatrove
 	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory slurm; fi
 	python -m bench.run
+
+# The datatrove peer's own venv (bench only; datatrove is no dependency of the project).
+DT_VENV  := bench/.venv-datatrove
+DT_STAMP := $(DT_VENV)/.installed-$(shell cat bench/requirements-datatrove.txt | cksum | cut -d' ' -f1)
+
+bench-venv-datatrove: $(DT_STAMP)
+
+$(DT_STAMP): bench/requirements-datatrove.txt | venv
+	@test -x $(DT_VENV)/bin/python || $(PYTHON) -m venv $(DT_VENV)
+	$(DT_VENV)/bin/python -m pip install -q -r bench/requirements-datatrove.txt
+	$(DT_VENV)/bin/python bench/datatrove_check.py "$$($(VENV)/bin/python -c 'from arkivlm.langid import default_model_path; print(default_model_path())')"
+	rm -f $(DT_VENV)/.installed-*
+	touch $@
 
 clean-results:
 	rm -rf results archive/sample .snakemake

@@ -1,7 +1,10 @@
-from arkivlm import early_signals
+from arkivlm import requeue_signal
 
-early_signals.install()  # before the heavy imports: a requeue signal must never kill a starting job
+requeue_signal.install()  # before the heavy imports: a requeue signal must never kill the job, at any moment
 
 from arkivlm.cli import main  # noqa: E402
 
-main()
+try:
+    main()
+finally:
+    requeue_signal.ignore()  # Python's finalization resets handlers to the default (fatal) action, not an ignored signal

@@ -16,6 +16,7 @@ or in the middle where a run of them recurs in the same order.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import re
@@ -42,7 +43,9 @@ _SPEAKER = re.compile(r"^\s*([A-ZÅÄÖ][A-ZÅÄÖ0-9 .'-]{1,40}|SPEAKER_\d+):\s
 _DASH = re.compile(r"^\s*[-–—]\s*")
 _MUSIC = re.compile(r"[♪♫#]+")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+_ODD_SPACES = re.compile(r"[\t\u00a0\u2000-\u200b\u202f\u205f\u3000]|  ")  # what _SPACES would change
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_NOT_PLAIN = re.compile(r"[\r\u2028\u2029\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # what normalize_unicode changes, NFC aside
 # A hyphen at a line end joins the word's halves, except before a conjunction: `in-\noch utrikes`
 # is the Swedish compound ellipsis (in- och utrikes) and keeps its hyphen.
 _HYPHEN_BREAK = re.compile(r"(\w)[-\u00ad]\n(?=[a-zåäöéüæø])(?!(?:och|eller|samt|respektive|resp\.|liksom)\b)")
@@ -51,19 +54,29 @@ _SOFT_WRAP = re.compile(r"(?<!\n)\n(?!\n)")
 _KEY_DROP = re.compile(r"[\W_]+")
 
 
-def normalize_unicode(text: str, fix: bool = True) -> str:
-    """ftfy (when `fix`), line breaks, control characters out, NFC."""
-    if fix:
+def squeeze_spaces(line: str) -> str:
+    """`_SPACES.sub(" ", line).strip()`, without the substitution where it would change nothing."""
+    return (_SPACES.sub(" ", line) if _ODD_SPACES.search(line) else line).strip()
+
+
+def normalize_unicode(text: str, fix=True) -> str:
+    """ftfy (`fix`: True, or a translate table from `ftfy_plan` to apply instead), line breaks,
+    control characters out, NFC."""
+    if isinstance(fix, dict):
+        text = text.translate(fix)
+    elif fix:
         import ftfy
 
         text = ftfy.fix_text(text, normalization="NFC")
+    if not _NOT_PLAIN.search(text) and unicodedata.is_normalized("NFC", text):
+        return text  # nothing below would change it
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n\n")
     text = _CONTROL.sub("", text)
     return unicodedata.normalize("NFC", text)
 
 
 def tidy_paragraphs(text: str) -> str:
-    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    lines = [squeeze_spaces(line) for line in text.split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
@@ -75,7 +88,7 @@ def rejoin_hyphenation(text: str) -> str:
 def clean_text(text: str, fmt: str, unwrap: bool, keep_lines: bool = False) -> str:
     """`keep_lines`: OCR text keeps its line structure (one OCR line per line) for the lines stage,
     which scores each line and then rejoins hyphenation and wraps itself."""
-    text = normalize_unicode(text, fix=not ftfy_changes_nothing(text))
+    text = normalize_unicode(text, fix=ftfy_plan(text))
     text = "\n".join(line.rstrip() for line in text.split("\n"))
     if keep_lines:
         return tidy_paragraphs(text.replace("\n", "\n\n") if fmt == "html" else text)
@@ -87,12 +100,14 @@ def clean_text(text: str, fmt: str, unwrap: bool, keep_lines: bool = False) -> s
     return tidy_paragraphs(text)
 
 
-_FTFY_ASCII = re.compile(r"[&\r\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# ASCII that a fixer of ftfy acts on: an HTML entity (ftfy decodes only those ending in `;`), `\r`,
+# terminal escapes and control characters
+_FTFY_ASCII = re.compile(r"&#?[0-9A-Za-z]{1,24};|[\r\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
-def _around_non_ascii(text: str, context: int = 3) -> str:
-    """The stretches of `text` within `context` characters of a non-ASCII character, NUL-separated."""
+def _around_non_ascii(text: str, context: int = 3) -> set[str]:
+    """The distinct stretches of `text` within `context` characters of a non-ASCII character."""
     spans: list[list[int]] = []
     for m in _NON_ASCII.finditer(text):
         a, b = max(0, m.start() - context), m.end() + context
@@ -100,27 +115,50 @@ def _around_non_ascii(text: str, context: int = 3) -> str:
             spans[-1][1] = b
         else:
             spans.append([a, b])
-    return "\x00".join(text[a:b] for a, b in spans)
+    return {text[a:b] for a, b in spans}
 
 
-def ftfy_changes_nothing(text: str) -> bool:
-    """True when ftfy would leave every line of `text` as it is, so that the text (or a document's
-    cues) can skip ftfy, whose per-line cost is most of the cleaning time. Checked cheaply, and only
-    ever erring towards running ftfy:
-    - ASCII that a fixer acts on (`&` entities, `\r`, terminal escapes, control characters);
-    - mojibake: ftfy's own `is_bad`, on the stretches around non-ASCII characters (every pattern of
-      it is at most four characters long and holds a non-ASCII character);
-    - NFC, and ftfy on the distinct non-ASCII characters (its other fixes go character by character).
-    """
-    import ftfy
+_NOT_BAD: set[str] = set()  # stretches ftfy's `is_bad` passed: Swedish repeats ` på `, ` är ` in every text
+
+
+def _has_mojibake(text: str) -> bool:
     from ftfy.badness import is_bad
 
-    if text.isascii():
-        return not _FTFY_ASCII.search(text)
-    if _FTFY_ASCII.search(text) or not unicodedata.is_normalized("NFC", text) or is_bad(_around_non_ascii(text)):
+    new = _around_non_ascii(text) - _NOT_BAD
+    if not new:
         return False
-    chars = " ".join(sorted(ch for ch in set(text) if ch > "\x7f"))
-    return ftfy.fix_text(chars, normalization="NFC") == chars
+    if is_bad("\x00".join(sorted(new))):
+        return True
+    if len(_NOT_BAD) > 1_000_000:  # a bound on a Python worker's memory
+        _NOT_BAD.clear()
+    _NOT_BAD.update(new)
+    return False
+
+
+@functools.lru_cache(maxsize=4096)
+def _ftfy_char(ch: str) -> str:
+    import ftfy
+
+    return ftfy.fix_text(ch, normalization="NFC")
+
+
+def ftfy_plan(text: str):
+    """What ftfy would do to `text`, found cheaply, since running it costs most of the cleaning time:
+    None (it leaves every line as it is), a `str.translate` table (it only changes single characters:
+    curly quotes, ligatures, full-width forms), or True (anything else: run it). Errs only towards
+    running ftfy:
+    - ASCII that a fixer acts on (entities, `\r`, terminal escapes, control characters);
+    - mojibake: ftfy's own `is_bad`, on the stretches around non-ASCII characters (every pattern of
+      it is at most four characters long and holds a non-ASCII character);
+    - NFC; then ftfy's remaining fixes go character by character, so each distinct non-ASCII
+      character is fixed on its own.
+    """
+    if text.isascii():
+        return True if _FTFY_ASCII.search(text) else None
+    if _FTFY_ASCII.search(text) or not unicodedata.is_normalized("NFC", text) or _has_mojibake(text):
+        return True
+    table = {ord(ch): fixed for ch in set(text) if ch > "\x7f" and (fixed := _ftfy_char(ch)) != ch}
+    return table or None
 
 
 def strip_markup(text: str) -> str:
@@ -135,7 +173,7 @@ def strip_markup(text: str) -> str:
     return text
 
 
-def parse_cue(raw: str, fix_unicode: bool = True) -> list[tuple[bool, str | None, str]]:
+def parse_cue(raw: str, fix_unicode=True) -> list[tuple[bool, str | None, str]]:
     """One raw cue -> [(starts_turn, speaker, text)], markup and timing debris removed."""
     text = normalize_unicode(raw, fix_unicode)
     if "-->" in text:
@@ -158,7 +196,7 @@ def parse_cue(raw: str, fix_unicode: bool = True) -> list[tuple[bool, str | None
         if ":" in line and (m := _SPEAKER.match(line)):
             speaker, starts = m.group(1).strip(), True
             line = line[m.end():]
-        line = _SPACES.sub(" ", line).strip()
+        line = squeeze_spaces(line)
         if not line:
             continue
         if starts or not parts:
@@ -168,7 +206,7 @@ def parse_cue(raw: str, fix_unicode: bool = True) -> list[tuple[bool, str | None
     return [(s, sp, t) for s, sp, t in parts]
 
 
-def parse_ocr_cue(raw: str, fix_unicode: bool = True) -> str:
+def parse_ocr_cue(raw: str, fix_unicode=True) -> str:
     """An OCR'd cue (a newsreel intertitle card): markup out, each OCR line (separated by tabs or
     line breaks) kept on a line of its own for the lines stage; no speaker or dash parsing, since a
     capitalised word and a colon on a card is not a speaker."""
@@ -176,7 +214,7 @@ def parse_ocr_cue(raw: str, fix_unicode: bool = True) -> str:
     if "-->" in text:
         text = _TIMING_LINE.sub("", text)
     text = strip_markup(text)
-    return "\n".join(line for line in (_SPACES.sub(" ", l).strip() for l in text.split("\n")) if line)
+    return "\n".join(line for line in map(squeeze_spaces, text.split("\n")) if line)
 
 
 def cue_key(text: str) -> str:
@@ -193,7 +231,7 @@ def prepare_cues(raw_cues: list[str], ocr: bool = False) -> tuple[list[str], lis
     cue is one card: its own paragraph, its OCR lines kept as lines."""
     texts, turns, keys = [], [], []
     prev_speaker, prev_text = None, ""
-    fix = not ftfy_changes_nothing("\n".join(raw_cues))
+    fix = ftfy_plan("\n".join(raw_cues))
     for raw in raw_cues:
         parts = [(True, None, t) for t in [parse_ocr_cue(raw, fix)] if t] if ocr else parse_cue(raw, fix)
         for starts, speaker, text in parts:

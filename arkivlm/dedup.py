@@ -37,6 +37,8 @@ DEFAULTS = {
     "max_iterations": 100,       # connected components: rounds of label propagation with pointer jumping
                                  # (about log2 of the longest chain of copies); more fails the stage
     "chunk_shingles": 16384,     # shingles hashed at once: a book's signature takes bounded memory
+    "driver_components_max_edges": 2_000_000,  # up to this many verified pairs, components are found on the
+                                 # driver (union-find, ~100 bytes an edge); more run as rounds in Spark
 }
 
 _HYPHEN_BREAK = re.compile(r"[-\u00ad¬]\s*\n\s*")
@@ -122,20 +124,32 @@ def key_chunks(key: str, k: int, chunk: int):
 
 def shingle_set(key: str, k: int, chunk: int = DEFAULTS["chunk_shingles"]) -> np.ndarray:
     """The distinct 32-bit shingle hashes of `key`, sorted (4 bytes per distinct shingle)."""
-    parts = [shingle_hashes(piece, k).astype(np.uint32) for piece in key_chunks(key, k, chunk)]
-    return parts[0] if len(parts) == 1 else np.unique(np.concatenate(parts))
+    return union_of([shingle_hashes(piece, k).astype(np.uint32) for piece in key_chunks(key, k, chunk)])
 
 
-def similarity(key_a: str, key_b: str, k: int) -> tuple[float, float]:
-    """(Jaccard, containment of the smaller in the larger) of two keys' shingle sets."""
-    a, b = shingle_set(key_a, k), shingle_set(key_b, k)
+def union_of(sets: list[np.ndarray]) -> np.ndarray:
+    """The union of sorted distinct shingle sets, sorted."""
+    return sets[0] if len(sets) == 1 else np.unique(np.concatenate(sets))
+
+
+def set_similarity(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """(Jaccard, containment of the smaller in the larger) of two sorted distinct shingle sets."""
     inter = np.intersect1d(a, b, assume_unique=True).size
     union = a.size + b.size - inter
     return (inter / union if union else 1.0), (inter / min(a.size, b.size) if min(a.size, b.size) else 1.0)
 
 
+def similarity(key_a: str, key_b: str, k: int) -> tuple[float, float]:
+    """(Jaccard, containment of the smaller in the larger) of two keys' shingle sets."""
+    return set_similarity(shingle_set(key_a, k), shingle_set(key_b, k))
+
+
 def is_near_duplicate(key_a: str, key_b: str, s: dict) -> bool:
-    jac, cont = similarity(key_a, key_b, s["shingle_size"])
+    return passes_rule(*similarity(key_a, key_b, s["shingle_size"]), s)
+
+
+def passes_rule(jac: float, cont: float, s: dict) -> bool:
+    """Near-duplicates: Jaccard at least min_jaccard, or a crop (containment) that is not just a quote."""
     return jac >= s["min_jaccard"] or (cont >= s["min_containment"] and jac >= s["containment_min_jaccard"])
 
 
@@ -171,11 +185,21 @@ def signature_partition(batches, s: dict, with_keys: bool = True):
         yield pd.DataFrame(out)
 
 
-def key_partition(batches):
+KEY_PIECE_SHINGLES = 1 << 20  # a key travels between JVM and Python in pieces of at most ~1 MB
+KEY_PIECES_DDL = "id string, part int, key string"
+
+
+def key_partition(batches, piece: int = KEY_PIECE_SHINGLES, k: int = DEFAULTS["shingle_size"]):
+    """(id, part, key) rows: each document's key in overlapping pieces (`key_chunks`: together they
+    hold every k-gram once), so that no JVM row holds a book's whole key."""
     import pandas as pd
 
     for pdf in batches:
-        yield pd.DataFrame({"id": pdf["id"], "key": [dedup_key(t or "") for t in pdf["text"]]})
+        ids, parts, pieces = [], [], []
+        for doc_id, text in zip(pdf["id"], pdf["text"]):
+            for i, p in enumerate(key_chunks(dedup_key(text or ""), k, piece)):
+                ids.append(doc_id); parts.append(i); pieces.append(p)
+        yield pd.DataFrame({"id": ids, "part": pd.Series(parts, dtype="int32"), "key": pieces})
 
 
 def pairs_partition(batches, max_bucket: int):
@@ -194,30 +218,87 @@ def pairs_partition(batches, max_bucket: int):
         yield pd.DataFrame({"a": a, "b": b})
 
 
+def pieces_shingle_set(pieces, k: int) -> np.ndarray:
+    """The distinct shingle hashes of a key given as `key_chunks` pieces (the union of theirs)."""
+    return union_of([shingle_set(p, k) for p in pieces])
+
+
 def verify_bucket(left, right, s: dict):
-    """The pairs of one bucket that are near-duplicates: `left` holds (a, b, key_a), `right` (a, b, key_b)."""
+    """The pairs of one bucket that are near-duplicates: `left` holds (a, b, part, key_a), `right`
+    (a, b, part, key_b), a row per piece of a key. Each document's shingle set is built once."""
     import pandas as pd
 
-    pairs = left.merge(right, on=["a", "b"])
-    ok = [is_near_duplicate(ka, kb, s) for ka, kb in zip(pairs["key_a"], pairs["key_b"])]
+    k = s["shingle_size"]
+
+    def pieces_by_id(frame, id_col, key_col):
+        rows = frame.drop_duplicates([id_col, "part"]).sort_values([id_col, "part"])
+        return {i: list(g[key_col]) for i, g in rows.groupby(id_col, sort=False)}
+
+    pieces_a, pieces_b = pieces_by_id(left, "a", "key_a"), pieces_by_id(right, "b", "key_b")
+    pairs = left[["a", "b"]].drop_duplicates().merge(right[["a", "b"]].drop_duplicates(), on=["a", "b"])
+    sets: dict = {}
+
+    def set_of(doc_id, pieces):
+        if doc_id not in sets:
+            sets[doc_id] = pieces_shingle_set(pieces[doc_id], k)
+        return sets[doc_id]
+
+    ok = [passes_rule(*set_similarity(set_of(a, pieces_a), set_of(b, pieces_b)), s) for a, b in zip(pairs["a"], pairs["b"])]
     return pd.DataFrame({"a": pairs.loc[ok, "a"], "b": pairs.loc[ok, "b"]})
 
 
 def verified_pairs(pairs, keys_a, keys_b, s: dict, buckets: int):
     """The candidate `pairs` (a, b) that are near-duplicates, with keys from `keys_a` (for a) and
-    `keys_b` (for b), both (id, key). Each side's key travels in rows of its own and the two meet
-    in Python, a bucket of pairs at a time: a row holding both keys of two books would be twice a
-    book on an executor's heap."""
+    `keys_b` (for b), both (id, part, key) as `key_partition` writes them, or (id, key). Each side's
+    key travels in rows of its own, in pieces of about a megabyte, and the two meet in Python, a
+    bucket of pairs at a time: a row holding a book's key, or both keys of two books, would be
+    several copies of a book on an executor's heap."""
     from pyspark.sql import functions as F
+
+    def pieces(keys, name, key_name):
+        part = F.col("part") if "part" in keys.columns else F.lit(0)
+        return keys.select(F.col("id").alias(name), part.cast("int").alias("part"), F.col("key").alias(key_name))
 
     bucket = (F.abs(F.xxhash64("a", "b")) % buckets).alias("_bucket")
     # aliases give each side columns of its own: both come from `pairs`, which a cogroup would find ambiguous
-    left = pairs.join(keys_a.select(F.col("id").alias("a"), F.col("key").alias("key_a")), "a") \
-        .select(bucket, F.col("a").alias("a"), F.col("b").alias("b"), "key_a")
-    right = pairs.join(keys_b.select(F.col("id").alias("b"), F.col("key").alias("key_b")), "b") \
-        .select(bucket, F.col("a").alias("a"), F.col("b").alias("b"), "key_b")
+    left = pairs.join(pieces(keys_a, "a", "key_a"), "a") \
+        .select(bucket, F.col("a").alias("a"), F.col("b").alias("b"), "part", "key_a")
+    right = pairs.join(pieces(keys_b, "b", "key_b"), "b") \
+        .select(bucket, F.col("a").alias("a"), F.col("b").alias("b"), "part", "key_b")
     return left.groupBy("_bucket").cogroup(right.groupBy("_bucket")).applyInPandas(
-        lambda l, r: verify_bucket(l[["a", "b", "key_a"]], r[["a", "b", "key_b"]], s), "a string, b string")
+        lambda l, r: verify_bucket(l[["a", "b", "part", "key_a"]], r[["a", "b", "part", "key_b"]], s), "a string, b string")
+
+
+def reread(spark, df, path: str):
+    """`df` written as Parquet to `path` and read back: later plans start from a file scan, not
+    from its whole lineage, and a lost executor recomputes from the file."""
+    df.write.mode("overwrite").parquet(path)
+    return spark.read.parquet(path)
+
+
+def components_on_driver(spark, edges):
+    """(id, component) for every node of `edges` (a, b), as `connected_components` gives them,
+    by union-find on the driver: for an edge list that fits there, one collect instead of a dozen
+    rounds of joins (each a few Spark jobs, ~7 s on a small archive)."""
+    import pandas as pd
+
+    parent: dict[str, str] = {}
+
+    def root(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in edges.select("a", "b").toLocalIterator():
+        parent.setdefault(a, a)
+        parent.setdefault(b, b)
+        ra, rb = root(a), root(b)
+        if ra != rb:  # the smaller id becomes the root: a component is named by its smallest member
+            parent[max(ra, rb)] = min(ra, rb)
+    ids = sorted(parent)
+    frame = pd.DataFrame({"id": pd.Series(ids, dtype=object), "component": pd.Series([root(x) for x in ids], dtype=object)})
+    return spark.createDataFrame(frame, "id string, component string")
 
 
 class ComponentsDidNotConverge(RuntimeError):
@@ -243,9 +324,7 @@ def connected_components(spark, edges, max_iterations: int, checkpoint_dir: str 
         deep), or as a local checkpoint without one."""
         if not checkpoint_dir:
             return df.localCheckpoint()
-        path = f"{checkpoint_dir}/round_{next(rounds):04d}"
-        df.write.mode("overwrite").parquet(path)
-        return spark.read.parquet(path)
+        return reread(spark, df, f"{checkpoint_dir}/round_{next(rounds):04d}")
 
     both = edges.select("a", "b").union(edges.select(F.col("b").alias("a"), F.col("a").alias("b"))).persist()
     labels = keep(both.groupBy("a").agg(F.least(F.min("b"), F.first("a")).alias("label")).withColumnRenamed("a", "id"))
@@ -293,7 +372,8 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
     def keys_of(pairs):
         """(id, key) of the documents in `pairs` (a, b), computed from the text, never cached."""
         ids = pairs.select(F.col("a").alias("id")).union(pairs.select(F.col("b").alias("id"))).distinct()
-        return base.select("id", "text").join(ids, "id", "left_semi").mapInPandas(key_partition, "id string, key string")
+        return base.select("id", "text").join(ids, "id", "left_semi") \
+            .mapInPandas(lambda it: key_partition(it, KEY_PIECE_SHINGLES, s["shingle_size"]), KEY_PIECES_DDL)
 
 
     # 1. exact duplicates: a hash of the normalised text, ranked within its group
@@ -313,18 +393,31 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
     candidates = candidates.persist(StorageLevel.MEMORY_AND_DISK_DESER)
     keys = keys_of(candidates)
     buckets = int(spark.conf.get("spark.sql.shuffle.partitions"))
-    edges = verified_pairs(candidates, keys, keys, s, buckets).persist(StorageLevel.MEMORY_AND_DISK_DESER)
+    checkpoints = Path(out_docs).parent / f".{Path(out_docs).name}.checkpoints"
+
+    # verified and confirmed pairs are reread from Parquet: the plans of the steps below, and their
+    # strings, which Spark builds for every adaptive re-plan, grow with every use of a persisted
+    # table (a test session's driver ran out of heap printing one)
+    edges = reread(spark, verified_pairs(candidates, keys, keys, s, buckets), str(checkpoints / "edges"))
     n_candidates, n_edges = candidates.count(), edges.count()
 
     # 4. components; 5. keep the best copy, check the others against it
-    checkpoints = Path(out_docs).parent / f".{Path(out_docs).name}.checkpoints"
-    components, iterations = connected_components(spark, edges, s["max_iterations"], str(checkpoints))
+    if n_edges <= s["driver_components_max_edges"]:
+        components, iterations = components_on_driver(spark, edges), 0
+    else:
+        components, iterations = connected_components(spark, edges, s["max_iterations"], str(checkpoints))
     ranked = components.join(meta.select("id", "quality_score", "_len"), "id") \
         .withColumn("_keep", F.first("id").over(Window.partitionBy("component").orderBy(*best_first)))
     members = ranked.where(F.col("id") != F.col("_keep")).select(F.col("_keep").alias("a"), F.col("id").alias("b"))
-    members = members.persist(StorageLevel.MEMORY_AND_DISK_DESER)
-    keys = keys_of(members)
-    confirmed = verified_pairs(members, keys, keys, s, buckets).select(F.col("b").alias("id"), F.col("a").alias("_near_of"))
+    # a member that is itself a verified pair with its keeper needs no second look (the similarity is
+    # symmetric); only members linked to the keeper through others are verified against it
+    both_ways = edges.select("a", "b").union(edges.select(F.col("b").alias("a"), F.col("a").alias("b")))
+    direct = members.join(both_ways, ["a", "b"], "left_semi")
+    indirect = members.join(both_ways, ["a", "b"], "left_anti").persist(StorageLevel.MEMORY_AND_DISK_DESER)
+    if indirect.count():
+        keys = keys_of(indirect)
+        direct = direct.union(verified_pairs(indirect, keys, keys, s, buckets))
+    confirmed = reread(spark, direct.select(F.col("b").alias("id"), F.col("a").alias("_near_of")), str(checkpoints / "confirmed"))
 
     # An exact copy points at the document finally kept: its exact keeper, or that keeper's near keeper.
     exact_keeper_fate = confirmed.select(F.col("id").alias("_exact_of"), F.col("_near_of").alias("_exact_near_of"))
@@ -343,7 +436,7 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
     }
     stats = finish_stage(result, stage="dedup", docs_in=docs_in, out_docs=out_docs, out_dropped=out_dropped,
                          out_stats=out_stats, extra_stats=extra, persist=False)
-    for df in (fate, keyed, edges, meta, candidates, members):
+    for df in (fate, keyed, meta, candidates, indirect):
         df.unpersist()
     shutil.rmtree(checkpoints, ignore_errors=True)
     return stats

@@ -8,6 +8,7 @@ duplicate_of) and the stats, and refuses to finish when the counts do not reconc
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 DOCUMENT_FIELDS = [
@@ -49,14 +50,43 @@ def decade_column():
     return F.when(year.rlike("^[0-9]{4}$"), F.concat(F.substring(year, 1, 3), F.lit("0s"))).otherwise(F.lit("undated"))
 
 
+JAVA_SPACE = " \t\n\x0b\x0c\r"
+# Spaces to Python's str.split() that are not spaces to Java's \s (Spark's regexps, the counts of
+# earlier runs): as letters, the counts stay what they were.
+_NOT_JAVA_SPACE = {c: "x" for c in map(chr, range(0x110000)) if c.isspace() and c not in JAVA_SPACE}
+_AS_LETTERS = str.maketrans(_NOT_JAVA_SPACE)
+_ANY_NOT_JAVA_SPACE = re.compile("[" + re.escape("".join(_NOT_JAVA_SPACE)) + "]")
+WORD_CHUNK = 1 << 20
+
+
+def count_words(text: str | None) -> int:
+    """Runs of non-space characters (Java's \\s: space, tab, newline, vertical tab, form feed,
+    carriage return), counted a megabyte at a time: a book's words are never all objects at once."""
+    if not text:
+        return 0
+    if len(text) <= WORD_CHUNK and not _ANY_NOT_JAVA_SPACE.search(text):
+        return len(text.split())  # the common case: no space that Python and Java disagree on
+    n, joined = 0, False
+    for start in range(0, len(text), WORD_CHUNK):
+        piece = text[start:start + WORD_CHUNK].translate(_AS_LETTERS)
+        n += len(piece.split())
+        if joined and piece[0] not in JAVA_SPACE:
+            n -= 1  # the word running over the chunk boundary was counted on both sides
+        joined = piece[-1] not in JAVA_SPACE
+    return n
+
+
 def word_count_column(col: str = "text"):
+    """Each document's `count_words`, in Python: Spark's regexps and split() turn a book into a Java
+    String (or an object per word) on an executor's heap."""
+    import pandas as pd
     from pyspark.sql import functions as F
 
-    # Every word (with the space before it) becomes one character, and the length of what is left
-    # is the count: split() or regexp_count() would hold every word of a book as an object on an
-    # executor's heap (10 million of them for a 60 MB book, past a 1 GiB heap).
-    words_as_x = F.regexp_replace(F.coalesce(F.col(col), F.lit("")), r"\s*\S+", "x")
-    return F.length(F.regexp_replace(words_as_x, r"\s+$", ""))
+    def words(texts: pd.Series) -> pd.Series:
+        return pd.Series([count_words(t) for t in texts], dtype="int64")
+
+    words.__annotations__ = {"texts": pd.Series, "return": pd.Series}  # this module's annotations are strings
+    return F.pandas_udf(words, "long")(F.col(col))
 
 
 def source_decade_counts(df, words: str | None = None) -> tuple[dict, dict]:

@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--plain-scales", default="16")
     args = p.parse_args(argv)
     scales = tuple(int(x) for x in args.scales.split(","))
-    r = corpus.run(scales=scales, repeats=tuple(1 for _ in scales), plain_scales=tuple(int(x) for x in args.plain_scales.split(",")))
+    r = corpus.run(scales=scales, repeats=tuple(1 for _ in scales), plain_scales=tuple(int(x) for x in args.plain_scales.split(",") if x),
+                   datatrove_scales=())
     (HERE / "corpus_scales_results.json").write_text(json.dumps(r, indent=1, default=str))
     out = HERE / "RESULTS.md"
     out.write_text(merge(out.read_text(), [markdown(r)]))

@@ -3,7 +3,7 @@ workflow. It reads the subtitle files directly (`srt`, `webvtt-py`), keeps Swedi
 lid.176, drops near-duplicates with datasketch (`MinHash.update_batch` over character 5-grams,
 `MinHashLSH` at Jaccard 0.8) and writes the kept documents to one Parquet file.
 
-    python -m bench.plain_corpus --root ARCHIVE --scale 1 --out corpus.parquet
+    python -m bench.plain_corpus --root ARCHIVE --scale 1 [--archive subtitles|newsreels] --out corpus.parquet
 """
 
 from __future__ import annotations
@@ -40,19 +40,21 @@ def main(argv: list[str] | None = None) -> dict:
     from datasketch import MinHash, MinHashLSH
 
     from arkivlm.langid import default_model_path
-    from bench.subtitle_corpus import sources
+    from bench import newsreel_corpus, subtitle_corpus
 
     p = argparse.ArgumentParser()
     p.add_argument("--root", required=True)
     p.add_argument("--scale", type=int, required=True)
+    p.add_argument("--archive", default="subtitles", choices=["subtitles", "newsreels"])
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
+    sources = {"subtitles": subtitle_corpus, "newsreels": newsreel_corpus}[args.archive].sources
 
     t0 = time.perf_counter()
     fasttext.FastText.eprint = lambda *a, **k: None
     model = fasttext.load_model(default_model_path())
     lsh = MinHashLSH(threshold=0.8, num_perm=128)
-    paths = sorted(p for src in sources(args.root, args.scale) for p in glob.glob(src["path"]))
+    paths = sorted(p for src in sources(args.root, args.scale) for p in glob.glob(src["path"], recursive=True))
     counts = {"files": len(paths), "unreadable": 0, "not_swedish": 0, "duplicates": 0, "kept": 0}
     kept_paths, kept_texts = [], []
     for path in paths:

@@ -53,6 +53,15 @@ def test_same_clusters_every_run(spark, benchmark, tmp_path):
     assert again == scores
 
 
+def test_components_in_spark_rounds_give_the_same_clusters(spark, benchmark, tmp_path):
+    """The stage with every edge list sent to the Spark rounds (an archive too large for the
+    driver's union-find) keeps and drops what the default run does."""
+    docs, (scores, stats) = benchmark
+    again, again_stats = nd.run_dedup(spark, docs, str(tmp_path), {"driver_components_max_edges": 0})
+    assert again == scores and again_stats["dropped"] == stats["dropped"]
+    assert again_stats["component_iterations"] >= 1 and stats["component_iterations"] == 0
+
+
 def test_best_copy_is_kept_not_lowest_id(spark, tmp_path):
     base = " ".join(f"Artikel om bron i Umeå, stycke {i}, med mycket text om kommunens planer." for i in range(30))
     rows = [{"id": "a", "text": base, "q": 0.5}, {"id": "b", "text": base.replace("Umeå", "Umea"), "q": 0.9},

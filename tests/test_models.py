@@ -145,6 +145,73 @@ def test_changed_settings_do_not_resume_a_stale_checkpoint(tokenized, tmp_path):
     assert summary["steps"] == 4 and list((tmp_path / "m").glob("checkpoints.stale-*"))
 
 
+def signal_at(moments: set):
+    """A callback that sends this process SIGUSR1 at the given moments: "setup" (before the
+    checkpoint is restored), a step number (the end of that step), "train_end" (before the export)."""
+    import signal
+
+    import lightning as L
+
+    class SignalAt(L.Callback):
+        def setup(self, trainer, pl_module, stage):
+            if "setup" in moments:
+                os.kill(os.getpid(), signal.SIGUSR1)
+
+        def on_train_batch_end(self, trainer, *args):
+            if trainer.global_step in moments:
+                os.kill(os.getpid(), signal.SIGUSR1)
+
+        def on_train_end(self, trainer, pl_module):
+            if "train_end" in moments:
+                os.kill(os.getpid(), signal.SIGUSR1)
+
+    return SignalAt()
+
+
+def test_requeue_signal_outside_slurm_checkpoints_at_a_step_boundary_and_training_goes_on(tokenized, tmp_path):
+    from arkivlm import requeue_signal
+
+    requeue_signal.install()
+    out, _ = tokenized
+    summary = pretrain.run({"name": "g", "type": "causal"}, str(out / "packed" / "causal"), str(out / "tokenizer"),
+                           str(tmp_path / "g"), {**SMALL, "max_steps": 6}, callbacks=[signal_at({"setup", 3, "train_end"})])
+    assert summary["steps"] == 6
+    ckpts = tmp_path / "g" / "checkpoints"
+    # the signal in setup is acted on after step 1, the one at the end of step 3 after step 4
+    assert [torch_load_step(ckpts / f"hpc_ckpt_{n}.ckpt") for n in (1, 2)] == [1, 4]
+    assert not (ckpts / "hpc_ckpt_3.ckpt").exists()
+    requeue_signal._received.clear()  # the one sent after training, never acted on
+
+
+def torch_load_step(path):
+    import torch
+
+    return torch.load(path, map_location="cpu", weights_only=False)["global_step"]
+
+
+def test_requeue_signal_in_a_slurm_job_checkpoints_requeues_and_the_next_run_resumes(tokenized, tmp_path, monkeypatch):
+    """The requeue itself is `scontrol requeue`, run against a real Slurm in test_slurm; here it
+    is recorded, to check what training does around it."""
+    from arkivlm import requeue_signal
+
+    requeue_signal.install()
+    asked = []
+    monkeypatch.setattr(requeue_signal, "slurm_job_id", lambda: "4242")
+    monkeypatch.setattr(requeue_signal, "requeue", lambda job: asked.append(job) or True)
+    out, _ = tokenized
+    entry, packed = {"name": "g", "type": "causal"}, str(out / "packed" / "causal")
+    with pytest.raises(SystemExit) as stopped:
+        pretrain.run(entry, packed, str(out / "tokenizer"), str(tmp_path / "g"), {**SMALL, "max_steps": 8},
+                     callbacks=[signal_at({3})])
+    assert stopped.value.code == pretrain.REQUEUED_EXIT and asked == ["4242"]
+    ckpts = tmp_path / "g" / "checkpoints"
+    assert torch_load_step(ckpts / "hpc_ckpt_1.ckpt") == 4 and not (tmp_path / "g" / "train_summary.json").exists()
+    summary = pretrain.run(entry, packed, str(out / "tokenizer"), str(tmp_path / "g"), {**SMALL, "max_steps": 8})
+    assert summary["steps"] == 8
+    resumed = pd.read_csv(tmp_path / "g" / "logs" / "csv" / "version_1" / "metrics.csv").dropna(subset=["train_loss"])
+    assert resumed.step.min() == 4
+
+
 def test_two_process_ddp_on_cpu(tokenized, tmp_path):
     out, _ = tokenized
     settings = {**SMALL, "max_steps": 4, "devices": 2, "strategy": "ddp"}

@@ -60,6 +60,46 @@ def test_near_copy_of_a_long_document_is_verified_in_bounded_memory():
     assert not dedup.is_near_duplicate(dedup.dedup_key(book), dedup.dedup_key(swedish_like(1_500_000, 4)), s)
 
 
+def test_book_keys_travel_in_pieces_and_verify_as_whole_keys(spark, monkeypatch):
+    """No JVM row holds a book's whole key: keys cross as ~1 MB pieces, and the verdicts on pieces
+    equal the verdicts on whole keys (here with pieces of 5,000 shingles)."""
+    monkeypatch.setattr(dedup, "KEY_PIECE_SHINGLES", 5000)
+    book = swedish_like(40_000, 7)
+    texts = {"book": book, "crop": book[3000:-3000], "quote": book[:4000], "other": swedish_like(40_000, 8),
+             "tiny": "ab", "tiny2": "ab"}
+    pieces = pd.concat(list(dedup.key_partition([pd.DataFrame({"id": list(texts), "text": list(texts.values())})], 5000)))
+    assert pieces["key"].str.len().max() <= 5000 + 4
+    for doc_id, text in texts.items():
+        key = dedup.dedup_key(text)
+        assert np.array_equal(dedup.pieces_shingle_set(list(pieces[pieces["id"] == doc_id]["key"]), 5), dedup.shingle_set(key, 5))
+    ids = list(texts)
+    pairs = pd.DataFrame([(a, b) for a in ids for b in ids if a < b], columns=["a", "b"])
+    keys = spark.createDataFrame(pieces, dedup.KEY_PIECES_DDL)
+    got = {(r["a"], r["b"]) for r in dedup.verified_pairs(spark.createDataFrame(pairs), keys, keys, dedup.DEFAULTS, 3).collect()}
+    want = {(a, b) for a, b in zip(pairs["a"], pairs["b"])
+            if dedup.is_near_duplicate(dedup.dedup_key(texts[a]), dedup.dedup_key(texts[b]), dedup.DEFAULTS)}
+    assert got == want and ("book", "crop") in got and ("book", "quote") not in got and ("tiny", "tiny2") in got
+
+
+def test_word_counts_in_python_equal_java_whitespace_words(spark, monkeypatch):
+    """Words are counted in Python (Spark's regexps hold a book as a Java String); the counts are
+    those of Java's \\s, across the chunks a book is counted in."""
+    from pyspark.sql import functions as F
+
+    from arkivlm import tables
+
+    rng = random.Random(3)
+    texts = ["".join(rng.choice(["ord", "å", " ", "\n", "\t", "\xa0", "\u3000", "\x1c", "  "]) for _ in range(rng.randint(0, 40)))
+             for _ in range(200)] + [None, ""]
+    df = spark.createDataFrame(pd.DataFrame({"text": texts}), "text string")
+    java = F.size(F.filter(F.split(F.coalesce("text", F.lit("")), r"\s+"), lambda w: w != ""))
+    rows = df.select(java.alias("java"), tables.word_count_column().alias("python")).collect()
+    want = [r["java"] for r in rows]
+    assert [r["python"] for r in rows] == want and sum(want) > 500
+    monkeypatch.setattr(tables, "WORD_CHUNK", 7)  # words running over chunk boundaries counted once
+    assert [tables.count_words(t) for t in texts] == want
+
+
 # --- 6. connected components to convergence ------------------------------------------------------
 
 def chain_edges(spark, n: int):
@@ -77,6 +117,28 @@ def test_components_run_to_convergence_on_a_long_chain(spark, tmp_path):
     # pointer jumping: about log2(300) rounds, where propagation alone needs up to 299
     assert rounds <= 20
     assert any((tmp_path / "ckpt").rglob("*")), "each round is checkpointed reliably in the given directory"
+
+
+def test_components_on_the_driver_equal_the_rounds_in_spark(spark, tmp_path):
+    """Union-find on the driver (few edges) and the Spark rounds (many) name the same components:
+    chains, stars, a cycle and isolated pairs, ids shuffled."""
+    rng = random.Random(9)
+    ids = [f"n{i:04d}" for i in range(600)]
+    rng.shuffle(ids)
+    edges = [(ids[i], ids[i + 1]) for i in range(0, 99)]                      # a chain
+    edges += [(ids[100], ids[i]) for i in range(101, 160)]                    # a star
+    edges += [(ids[i], ids[i + 1]) for i in range(160, 199)] + [(ids[199], ids[160])]  # a cycle
+    edges += [(ids[i], ids[i + 1]) for i in range(200, 600, 2)]               # pairs
+    edges += [(ids[5], ids[300])]                                            # the chain meets a pair
+    rng.shuffle(edges)
+    df = spark.createDataFrame(pd.DataFrame(edges, columns=["a", "b"]))
+    on_driver = {r["id"]: r["component"] for r in dedup.components_on_driver(spark, df).collect()}
+    rounds, _ = dedup.connected_components(spark, df, max_iterations=100, checkpoint_dir=str(tmp_path / "ckpt"))
+    assert on_driver == {r["id"]: r["component"] for r in rounds.collect()}
+    assert len(on_driver) == 600 and len(set(on_driver.values())) == 1 + 1 + 1 + 200 - 1
+    empty = spark.createDataFrame(pd.DataFrame({"a": pd.Series([], dtype=object), "b": pd.Series([], dtype=object)}),
+                                  "a string, b string")
+    assert dedup.components_on_driver(spark, empty).count() == 0
 
 
 def test_components_fail_loudly_naming_the_setting(spark, tmp_path):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
+import sys
 import time
 from pathlib import Path
 
@@ -20,6 +20,8 @@ DEFAULTS = {
     "model_overrides": {}, "stop_at_step": None, "compile": False, "val_tokens": 2_097_152,
     "doc_attention": False,
 }
+REQUEUED_EXIT = 75  # EX_TEMPFAIL: stopped for a requeue, the job runs again and resumes
+
 # Settings that may change between a run and its resumption without invalidating the checkpoint.
 # A change of devices or num_nodes keeps the global batch through `accumulate` (global_batch_accumulation).
 RESUMABLE_CHANGES = {"max_steps", "stop_at_step", "val_every_steps", "checkpoint_every_steps", "log_every_steps",
@@ -222,16 +224,41 @@ def stop_at_step_callback(step: int | None, ckpt_dir: Path):
     return StopAt()
 
 
-def run(model_entry: dict, packed_dir: str, tokenizer_dir: str, out_dir: str, settings: dict | None = None,
-        data_card: str | None = None, validation_dir: str | None = None) -> dict:
-    """`validation_dir`: the packed split to validate on (default: `packed_dir`/validation)."""
+def build_trainer(s: dict, family: str, out: Path, ckpt_dir: Path, accumulate: int, plugins=(), callbacks=()):
+    """The Trainer of a pretraining run: validation, checkpoints and logs at the configured cadence
+    (`callbacks`: extra ones, e.g. a benchmark's timer)."""
     import lightning as L
     import torch
     from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, ThroughputMonitor
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    from arkivlm import requeue_signal
+
+    return L.Trainer(
+        accelerator=s["accelerator"], devices=s["devices"], num_nodes=s["num_nodes"], strategy=strategy_for(s, family),
+        precision=s["precision"], max_steps=s["max_steps"], max_epochs=-1, accumulate_grad_batches=accumulate,
+        gradient_clip_val=s["grad_clip"], val_check_interval=s["val_every_steps"] * accumulate, check_val_every_n_epoch=None,
+        log_every_n_steps=s["log_every_steps"], deterministic=not torch.cuda.is_available(), use_distributed_sampler=False,
+        enable_progress_bar=False, plugins=list(plugins), default_root_dir=str(ckpt_dir),
+        logger=[TensorBoardLogger(str(out / "logs"), name="tensorboard", version=""), CSVLogger(str(out / "logs"), name="csv")],
+        callbacks=[ModelCheckpoint(dirpath=str(ckpt_dir), filename="step{step:07d}", save_last=True, save_top_k=1,
+                                   every_n_train_steps=s["checkpoint_every_steps"], auto_insert_metric_name=False),
+                   ThroughputMonitor(batch_size_fn=lambda b: b["input_ids"].size(0),
+                                     length_fn=lambda b: b["input_ids"].numel(), window_size=10),
+                   LearningRateMonitor(logging_interval="step"), stop_at_step_callback(s["stop_at_step"], ckpt_dir),
+                   requeue_signal.callback(), *callbacks],
+    )
+
+
+def run(model_entry: dict, packed_dir: str, tokenizer_dir: str, out_dir: str, settings: dict | None = None,
+        data_card: str | None = None, validation_dir: str | None = None, callbacks=()) -> dict:
+    """`validation_dir`: the packed split to validate on (default: `packed_dir`/validation); `callbacks`:
+    extra Lightning callbacks."""
+    import lightning as L
+    import torch
     from lightning.pytorch.plugins.environments import SLURMEnvironment
 
-    from arkivlm import early_signals
+    from arkivlm import requeue_signal
     from arkivlm.tokenizer import load, tokenizer_path
     from arkivlm.train.data import PackedDataModule
     from arkivlm.train.module import PretrainModule
@@ -263,36 +290,25 @@ def run(model_entry: dict, packed_dir: str, tokenizer_dir: str, out_dir: str, se
 
     plugins = []
     if "SLURM_JOB_ID" in os.environ and os.environ.get("SLURM_JOB_NAME") not in ("bash", "interactive"):
-        plugins.append(SLURMEnvironment(auto_requeue=True, requeue_signal=signal.SIGUSR1))
+        # the requeue signal is ours (arkivlm.requeue_signal): recorded from the process's first line, acted on between steps
+        plugins.append(SLURMEnvironment(auto_requeue=False))
     tokens_per_sample = s["block_size"] + (family == "masked")
 
-    def make_trainer(accumulate: int):
-        return L.Trainer(
-            accelerator=s["accelerator"], devices=s["devices"], num_nodes=s["num_nodes"], strategy=strategy_for(s, family),
-            precision=s["precision"], max_steps=s["max_steps"], max_epochs=-1, accumulate_grad_batches=accumulate,
-            gradient_clip_val=s["grad_clip"], val_check_interval=s["val_every_steps"] * accumulate, check_val_every_n_epoch=None,
-            log_every_n_steps=s["log_every_steps"], deterministic=not torch.cuda.is_available(), use_distributed_sampler=False,
-            enable_progress_bar=False, plugins=plugins, default_root_dir=str(ckpt_dir),
-            logger=[TensorBoardLogger(str(out / "logs"), name="tensorboard", version=""), CSVLogger(str(out / "logs"), name="csv")],
-            callbacks=[ModelCheckpoint(dirpath=str(ckpt_dir), filename="step{step:07d}", save_last=True, save_top_k=1,
-                                       every_n_train_steps=s["checkpoint_every_steps"], auto_insert_metric_name=False),
-                       ThroughputMonitor(batch_size_fn=lambda b: b["input_ids"].size(0),
-                                         length_fn=lambda b: b["input_ids"].numel(), window_size=10),
-                       LearningRateMonitor(logging_interval="step"), stop_at_step_callback(s["stop_at_step"], ckpt_dir),
-                       early_signals.replay_callback()],
-        )
-
     # the ranks are known once a Trainer has read the environment; the accumulation follows them
-    trainer = make_trainer(s["accumulate"])
+    trainer = build_trainer(s, family, out, ckpt_dir, s["accumulate"], plugins, callbacks)
     resume = resume_from(ckpt_dir)
     accumulate = global_batch_accumulation(ckpt_dir, s, trainer.world_size, resuming=resume is not None,
                                            write=trainer.global_rank == 0)
     if accumulate != s["accumulate"]:
         print(f"pretrain: {trainer.world_size} ranks now; {accumulate} micro-batches per step keep the run's global batch")
-        trainer = make_trainer(accumulate)
+        trainer = build_trainer(s, family, out, ckpt_dir, accumulate, plugins, callbacks)
     data = PackedDataModule(packed_dir, family, special, tok.get_vocab_size(), s["block_size"], s["batch_size"],
                             accumulate, s["seed"], s["num_workers"], validation_dir, s["val_tokens"], s["doc_attention"])
-    trainer.fit(module, datamodule=data, ckpt_path=resume)
+    try:
+        trainer.fit(module, datamodule=data, ckpt_path=resume)
+    except requeue_signal.Requeued as r:
+        print(f"pretrain: {r}", file=sys.stderr)
+        raise SystemExit(REQUEUED_EXIT)
     if not hasattr(module, "last_val_loss"):  # resumed at its last step: nothing trained, nothing validated
         from lightning.pytorch.strategies import FSDPStrategy
 
