@@ -21,6 +21,7 @@ DEFAULTS = {
     "arrow_batch_rows": 2000,
     "arrow_batch_mb": 64,
     "local_dir": None,
+    "class_archive": True,
     "extra_conf": {},
 }
 SETTINGS_ENV = "ARKIVLM_SPARK_SETTINGS"
@@ -117,6 +118,15 @@ def executor_sizing(cores_per_node: int, memory_per_node_mb: int, settings: dict
     }
 
 
+def driver_java_options(settings: dict) -> str:
+    """The driver JVM's options: quiet logging, and the environment's class-data archive where one
+    was built (arkivlm.class_archive) and `class_archive` is not switched off."""
+    from arkivlm import class_archive
+
+    archive = class_archive.driver_java_options() if settings.get("class_archive", True) else ""
+    return f"-Dlog4j2.level=WARN {archive}".strip()
+
+
 def get_session(settings: dict | None = None, app_name: str = "arkivlm"):
     settings = resolve_settings(settings)
     check_java()
@@ -158,7 +168,7 @@ def get_session(settings: dict | None = None, app_name: str = "arkivlm"):
         .config("spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
         .config("spark.hadoop.parquet.enable.summary-metadata", "false")
         .config("spark.python.worker.reuse", "true")
-        .config("spark.driver.extraJavaOptions", "-Dlog4j2.level=WARN")
+        .config("spark.driver.extraJavaOptions", driver_java_options(settings))
     )
     # Python stages balance their work over tasks, and a Parquet file splits only between row groups:
     # small row groups, and (on one machine) about four read tasks per core rather than one.

@@ -1,0 +1,74 @@
+"""The Spark driver's class-data archive (arkivlm.class_archive): built once per environment, used by
+every stage's session, never a truncated one."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from arkivlm import class_archive
+from arkivlm.spark import driver_java_options
+
+
+@pytest.fixture(scope="module")
+def archive():
+    path = class_archive.build()  # `make test` built it (make spark-classes); built here where it did not
+    assert path is not None and path.is_file()
+    return path
+
+
+SESSION = """
+import json, sys
+from arkivlm.spark import get_session
+s = get_session({"master": "local[1]", "extra_conf": {"spark.driver.extraJavaOptions": sys.argv[1]}}, app_name="t")
+print(json.dumps({"rows": s.range(5).count()}))
+"""
+
+
+def start_session(java_options: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", SESSION, java_options], capture_output=True, text=True, timeout=300)
+
+
+def spark_classes_from_archive(java_options: str, log) -> tuple[int, int]:
+    """(Spark classes the driver loaded from the dynamic archive, Spark classes it loaded in all)."""
+    proc = start_session(f"{java_options} -Xlog:class+load=info:file={log}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1])["rows"] == 5
+    spark = [line for line in log.read_text().splitlines() if "] org.apache.spark." in line]
+    return sum(line.endswith("source: shared objects file (top)") for line in spark), len(spark)
+
+
+def test_a_stage_session_loads_sparks_classes_from_the_archive(archive, tmp_path):
+    options = driver_java_options({})
+    assert f"-XX:SharedArchiveFile={archive}" in options.split()
+    shared, loaded = spark_classes_from_archive(options, tmp_path / "with.log")
+    assert loaded > 1000 and shared > loaded / 2  # the rest: classes Spark generates at run time
+    shared, loaded = spark_classes_from_archive(driver_java_options({"class_archive": False}), tmp_path / "without.log")
+    assert loaded > 1000 and shared == 0
+
+
+def test_switched_off_by_config():
+    assert driver_java_options({"class_archive": False}) == "-Dlog4j2.level=WARN"
+
+
+def test_a_truncated_archive_is_never_put_in_place(archive, tmp_path):
+    """A truncated archive crashes the JVM: build() checks the new one with `loads` before renaming it."""
+    java = class_archive.java_executable()
+    truncated = tmp_path / "truncated.jsa"
+    truncated.write_bytes(archive.read_bytes()[: 1 << 20])
+    assert class_archive.loads(java, archive)
+    assert not class_archive.loads(java, truncated)
+
+
+def test_without_java_stages_run_without_an_archive(monkeypatch):
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert class_archive.archive_path() is None
+    assert driver_java_options({}) == "-Dlog4j2.level=WARN"
+    assert class_archive.build() is None
+
+
+def test_the_archive_is_named_by_java_and_spark(archive):
+    assert archive.name == f"spark-classes-{class_archive.archive_key()}.jsa"
+    assert archive.parent == class_archive.archive_path().parent
