@@ -7,6 +7,7 @@ duplicate_of) and the stats, and refuses to finish when the counts do not reconc
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from pathlib import Path
@@ -51,12 +52,17 @@ def decade_column():
 
 
 JAVA_SPACE = " \t\n\x0b\x0c\r"
-# Spaces to Python's str.split() that are not spaces to Java's \s (Spark's regexps, the counts of
-# earlier runs): as letters, the counts stay what they were.
-_NOT_JAVA_SPACE = {c: "x" for c in map(chr, range(0x110000)) if c.isspace() and c not in JAVA_SPACE}
-_AS_LETTERS = str.maketrans(_NOT_JAVA_SPACE)
-_ANY_NOT_JAVA_SPACE = re.compile("[" + re.escape("".join(_NOT_JAVA_SPACE)) + "]")
 WORD_CHUNK = 1 << 20
+
+
+@functools.cache
+def _not_java_spaces() -> tuple[dict, re.Pattern]:
+    """Spaces to Python's str.split() that are not spaces to Java's \\s (Spark's regexps, the counts
+    of earlier runs), as a table that makes them letters (so the counts stay what they were) and a
+    pattern that finds them. Built on first use: testing every code point takes ~40 ms, which every
+    process and Python worker that imports this module would pay."""
+    chars = [c for c in map(chr, range(0x110000)) if c.isspace() and c not in JAVA_SPACE]
+    return str.maketrans({c: "x" for c in chars}), re.compile("[" + re.escape("".join(chars)) + "]")
 
 
 def count_words(text: str | None) -> int:
@@ -64,11 +70,12 @@ def count_words(text: str | None) -> int:
     carriage return), counted a megabyte at a time: a book's words are never all objects at once."""
     if not text:
         return 0
-    if len(text) <= WORD_CHUNK and not _ANY_NOT_JAVA_SPACE.search(text):
+    as_letters, any_not_java_space = _not_java_spaces()
+    if len(text) <= WORD_CHUNK and not any_not_java_space.search(text):
         return len(text.split())  # the common case: no space that Python and Java disagree on
     n, joined = 0, False
     for start in range(0, len(text), WORD_CHUNK):
-        piece = text[start:start + WORD_CHUNK].translate(_AS_LETTERS)
+        piece = text[start:start + WORD_CHUNK].translate(as_letters)
         n += len(piece.split())
         if joined and piece[0] not in JAVA_SPACE:
             n -= 1  # the word running over the chunk boundary was counted on both sides
