@@ -4,7 +4,7 @@ Every Spark stage is its own JVM, and at the sample archive's size a good part o
 spent loading and verifying Spark's classes before any document is read (measured here: the
 session took 3.5 s to start and its first job 1.4 s; with the archive 2.1 s and 0.7 s; the
 newsreels at 1x went from 69-73 s to 61-65 s). The archive is built once per environment
-(`python -m arkivlm.class_archive`, run by `make venv`) by running the package's own ingest,
+(`python -m arkivlm.class_archive`, run by `make spark-classes`) by running the package's own ingest,
 filter and corpus stages on a small generated archive in a JVM that writes the classes it
 loaded when it exits; `arkivlm.spark.get_session` then passes it to the driver's JVM.
 
@@ -20,11 +20,12 @@ import argparse
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from arkivlm.spark import get_session, java_executable
 
 # Quiet: an archive the JVM cannot use (another JVM build, another classpath) is ignored.
 USE_OPTIONS = "-Xshare:auto -Xlog:cds=off -Xlog:cds+dynamic=off"
@@ -41,13 +42,6 @@ WARM_UP_SOURCES = [
     {"name": "svt_subtitles_srt", "modality": "subtitle", "format": "srt", "path": "svt/srt/**/*.srt"},
     {"name": "svt_subtitles_vtt", "modality": "subtitle", "format": "vtt", "path": "svt/vtt/**/*.vtt"},
 ]
-
-
-def java_executable() -> str | None:
-    java_home = os.environ.get("JAVA_HOME")
-    if java_home and os.path.exists(os.path.join(java_home, "bin", "java")):
-        return os.path.join(java_home, "bin", "java")
-    return shutil.which("java")
 
 
 def archive_key() -> str | None:
@@ -85,7 +79,6 @@ def warm_up(work: Path) -> None:
     (the JVM whose loaded classes are archived at its exit)."""
     from arkivlm import ingest, stage_chains
     from arkivlm.sample.archive import generate
-    from arkivlm.spark import get_session
 
     root = work / "archive"
     generate(root, scale=0.25)
@@ -125,8 +118,6 @@ def build(force: bool = False) -> Path | None:
         return path
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        for old in path.parent.glob("spark-classes-*.jsa"):  # archives of a former Java or pyspark
-            old.unlink()
     except OSError as e:
         print(f"class archive: cannot write {path.parent} ({e}); Spark stages run without one", file=sys.stderr)
         return None
@@ -143,6 +134,9 @@ def build(force: bool = False) -> Path | None:
               f"{proc.stderr[-3000:]}", file=sys.stderr)
         return None
     os.replace(tmp, path)
+    for old in path.parent.glob("spark-classes-*.jsa"):  # archives of a former Java or pyspark
+        if old != path:
+            old.unlink(missing_ok=True)
     return path
 
 

@@ -33,11 +33,16 @@ class JavaMissingError(RuntimeError):
     pass
 
 
-def check_java() -> None:
+def java_executable() -> str | None:
+    """The `java` Spark starts: $JAVA_HOME/bin/java, else the one on PATH; None without either."""
     java_home = os.environ.get("JAVA_HOME")
     if java_home and os.path.exists(os.path.join(java_home, "bin", "java")):
-        return
-    if shutil.which("java") is None:
+        return os.path.join(java_home, "bin", "java")
+    return shutil.which("java")
+
+
+def check_java() -> None:
+    if java_executable() is None:
         raise JavaMissingError(
             "Spark needs Java 17 and no `java` was found: install it (Debian/Ubuntu: "
             "`apt-get install openjdk-17-jre-headless`) or set JAVA_HOME.")
