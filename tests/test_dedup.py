@@ -62,6 +62,21 @@ def test_components_in_spark_rounds_give_the_same_clusters(spark, benchmark, tmp
     assert again_stats["component_iterations"] >= 1 and stats["component_iterations"] == 0
 
 
+def test_pairs_verified_in_spark_give_the_same_clusters(spark, benchmark, tmp_path):
+    """A few candidates are verified on the driver; with too much text for it they are verified in
+    Spark, a bucket of pairs at a time: the same pairs, the same documents kept and dropped."""
+    docs, (scores, stats) = benchmark
+    again, again_stats = nd.run_dedup(spark, docs, str(tmp_path / "spark"), {"driver_verify_max_chars": 0})
+    assert stats["verified_on"][0] == "driver" and set(again_stats["verified_on"]) == {"spark"}
+    assert again == scores and again_stats["dropped"] == stats["dropped"]
+    assert again_stats["verified_pairs"] == stats["verified_pairs"] > 0
+    nd.run_dedup(spark, docs, str(tmp_path / "driver"))
+    columns = ["id", "reason", "duplicate_of"]
+    on_driver, in_spark = (pd.read_parquet(tmp_path / w / "dropped")[columns].sort_values("id").reset_index(drop=True)
+                           for w in ("driver", "spark"))
+    assert len(on_driver) > 0 and on_driver.equals(in_spark)
+
+
 def test_best_copy_is_kept_not_lowest_id(spark, tmp_path):
     base = " ".join(f"Artikel om bron i Umeå, stycke {i}, med mycket text om kommunens planer." for i in range(30))
     rows = [{"id": "a", "text": base, "q": 0.5}, {"id": "b", "text": base.replace("Umeå", "Umea"), "q": 0.9},
