@@ -50,20 +50,31 @@ def word_ids(ws: list[str]) -> np.ndarray:
 
 
 class NgramGroups:
-    """Group ids of a document's word n-grams (same n-gram, same id; dense, in sorted order), built
-    one n at a time from the (n-1)-gram ids: one integer `np.unique` per n, no tuples."""
+    """The repeated word n-grams of a document: for each n, the start positions whose n-gram occurs
+    more than once, and a group id for each (same n-gram, same id). Built one n at a time from the
+    (n-1)-grams: an n-gram can repeat only where its first n-1 words repeat, so each n sorts just
+    the positions still repeating (few in most text), not the whole document."""
 
     def __init__(self, ids: np.ndarray):
-        self.ids, self.by_n = ids, {1: (ids, np.unique(ids, return_index=True)[1])}
+        self.ids = ids
+        self.by_n = {1: self._repeating(np.arange(len(ids)), ids)}
 
-    def groups(self, n: int):
-        """(group id per start position, first position of each group)."""
+    @staticmethod
+    def _repeating(positions: np.ndarray, keys: np.ndarray):
+        _, group, counts = np.unique(keys, return_inverse=True, return_counts=True)
+        group = group.ravel()
+        keep = counts[group] > 1
+        return positions[keep], group[keep]
+
+    def repeated(self, n: int):
+        """(start positions of the n-grams that occur more than once, a group id for each)."""
         for k in range(max(self.by_n) + 1, n + 1):
-            prev = self.by_n[k - 1][0]
-            m = len(self.ids) - k + 1
-            pairs = prev[:m] * (len(self.ids) + 1) + self.ids[k - 1:]
-            _, first, inverse = np.unique(pairs, return_index=True, return_inverse=True)
-            self.by_n[k] = (inverse.ravel(), first)
+            pos, group = self.by_n[k - 1]
+            if pos.size < 2:  # nothing repeats any more (most documents, from n = 4 or so)
+                self.by_n[k] = (pos[:0], group[:0])
+                continue
+            pos, group = pos[pos + k <= len(self.ids)], group[pos + k <= len(self.ids)]
+            self.by_n[k] = self._repeating(pos, group.astype(np.int64) * (len(self.ids) + 1) + self.ids[pos + k - 1])
         return self.by_n[n]
 
 
@@ -74,12 +85,12 @@ def top_ngram_fraction(ws: list[str], n: int, grams: NgramGroups | None = None,
     if len(ws) < n:
         return 0.0
     grams = grams or NgramGroups(word_ids(ws))
-    group, first = grams.groups(n)
+    pos, group = grams.repeated(n)
+    if pos.size == 0:
+        return 0.0
     counts = np.bincount(group)
     best = counts.max()
-    if best < 2:
-        return 0.0
-    start = int(first[counts == best].min())
+    start = int(pos[counts[group] == best].min())
     total = float(lengths.sum()) if lengths is not None else sum(map(len, ws))
     return int(best) * sum(len(w) for w in ws[start:start + n]) / (total or 1)
 
@@ -91,13 +102,10 @@ def duplicated_ngram_fraction(ws: list[str], n: int, grams: NgramGroups | None =
         return 0.0
     grams = grams or NgramGroups(word_ids(ws))
     lengths = np.fromiter(map(len, ws), dtype=np.int64, count=len(ws)) if lengths is None else lengths
-    group, _ = grams.groups(n)
-    starts = np.flatnonzero(np.bincount(group)[group] > 1)
+    starts = grams.repeated(n)[0]
     if starts.size == 0:
         return 0.0
-    cover = np.zeros(len(ws) + 1, dtype=np.int64)
-    np.add.at(cover, starts, 1)
-    np.add.at(cover, starts + n, -1)
+    cover = np.bincount(starts, minlength=len(ws) + 1) - np.bincount(starts + n, minlength=len(ws) + 1)
     covered = np.cumsum(cover[:-1]) > 0
     return float(lengths[covered].sum()) / (float(lengths.sum()) or 1.0)
 
