@@ -379,6 +379,7 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
     """Decisions are made on narrow tables (ids, scores, hashes); the documents' text is read from
     Parquet for the signatures, for the keys of the few documents verified, and for the output, and
     is never cached (a book in a cached column batch would fill an executor's heap)."""
+    import pandas as pd
     from pyspark import StorageLevel
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -429,17 +430,16 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
         re-plan, grow with every use of a persisted table (a test session's driver ran out of heap
         printing one)."""
         if n_pairs <= s["driver_components_max_edges"]:
-            local = sorted((r["a"], r["b"]) for r in pairs.select("a", "b").collect())
-            if not local:
-                verified_where.append("driver")
-                return spark.createDataFrame([], "a string, b string"), []
-            ids = spark.createDataFrame([(i,) for i in sorted({x for pair in local for x in pair})], "id string")
-            chars = meta.join(F.broadcast(ids), "id", "left_semi").agg(F.sum("_len")).first()[0] or 0
+            local = pairs.select("a", "b").toPandas()  # through Arrow: no Row object per pair
+            local = sorted(zip(local["a"], local["b"]))
+            ids = spark.createDataFrame(pd.DataFrame({"id": sorted({x for pair in local for x in pair})}, dtype=object), "id string")
+            chars = (meta.join(F.broadcast(ids), "id", "left_semi").agg(F.sum("_len")).first()[0] or 0) if local else 0
             if chars <= s["driver_verify_max_chars"]:
-                texts = dict(base.select("id", "text").join(F.broadcast(ids), "id", "left_semi").collect())
-                found = verify_on_driver(local, texts, s)
+                texts = base.select("id", "text").join(F.broadcast(ids), "id", "left_semi").toPandas() if local else None
+                found = verify_on_driver(local, dict(zip(texts["id"], texts["text"])) if local else {}, s)
                 verified_where.append("driver")
-                return spark.createDataFrame(found, "a string, b string"), found
+                frame = pd.DataFrame({"a": [a for a, _ in found], "b": [b for _, b in found]}, dtype=object)
+                return spark.createDataFrame(frame, "a string, b string"), found
         keys = keys_of(pairs)
         verified_where.append("spark")
         return reread(spark, verified_pairs(pairs, keys, keys, s, buckets), str(checkpoints / name)), None
