@@ -6,9 +6,11 @@
    the text itself keeps å, ä and ö). Signatures use datasketch's permutations, computed for a
    whole document at once with numpy; LSH bands come from datasketch's parameter optimiser.
 3. Band buckets give candidate pairs, each verified on the real shingle sets (Jaccard, or
-   containment for a copy cropped at the ends) before it becomes an edge.
-4. Connected components by min-label propagation with pointer jumping in DataFrames (no graph on
-   the driver), run to convergence, each round checkpointed in the results directory.
+   containment for a copy cropped at the ends) before it becomes an edge: on the driver when the
+   candidates and their text are few (`driver_verify_max_chars`), else in Spark, by buckets.
+4. Connected components: union-find on the driver for up to `driver_components_max_edges` edges;
+   beyond, min-label propagation with pointer jumping in DataFrames, run to convergence, each
+   round checkpointed in the results directory.
 5. The best copy of each component (quality score, then length, then id) is kept; every other
    member is checked against it once more and dropped with `duplicate_of` = the kept id.
 """
