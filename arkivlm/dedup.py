@@ -434,11 +434,14 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
         if n_pairs <= s["driver_components_max_edges"]:
             local = pairs.select("a", "b").toPandas()  # through Arrow: no Row object per pair
             local = sorted(zip(local["a"], local["b"]))
+            if not local:
+                verified_where.append("driver")
+                return spark.createDataFrame([], "a string, b string"), []
             ids = spark.createDataFrame(pd.DataFrame({"id": sorted({x for pair in local for x in pair})}, dtype=object), "id string")
-            chars = (meta.join(F.broadcast(ids), "id", "left_semi").agg(F.sum("_len")).first()[0] or 0) if local else 0
+            chars = meta.join(F.broadcast(ids), "id", "left_semi").agg(F.sum("_len")).first()[0] or 0
             if chars <= s["driver_verify_max_chars"]:
-                texts = base.select("id", "text").join(F.broadcast(ids), "id", "left_semi").toPandas() if local else None
-                found = verify_on_driver(local, dict(zip(texts["id"], texts["text"])) if local else {}, s)
+                texts = base.select("id", "text").join(F.broadcast(ids), "id", "left_semi").toPandas()
+                found = verify_on_driver(local, dict(zip(texts["id"], texts["text"])), s)
                 verified_where.append("driver")
                 frame = pd.DataFrame({"a": [a for a, _ in found], "b": [b for _, b in found]}, dtype=object)
                 return spark.createDataFrame(frame, "a string, b string"), found

@@ -73,7 +73,8 @@ class NgramGroups:
             if pos.size < 2:  # nothing repeats any more (most documents, from n = 4 or so)
                 self.by_n[k] = (pos[:0], group[:0])
                 continue
-            pos, group = pos[pos + k <= len(self.ids)], group[pos + k <= len(self.ids)]
+            fits = pos + k <= len(self.ids)
+            pos, group = pos[fits], group[fits]
             self.by_n[k] = self._repeating(pos, group.astype(np.int64) * (len(self.ids) + 1) + self.ids[pos + k - 1])
         return self.by_n[n]
 
