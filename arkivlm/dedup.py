@@ -11,6 +11,10 @@
 4. Connected components: union-find on the driver for up to `driver_components_max_edges` edges;
    beyond, min-label propagation with pointer jumping in DataFrames, run to convergence, each
    round checkpointed in the results directory.
+
+A table of at most `driver_max_docs` documents whose candidates fit the driver's bounds takes steps
+2-5 on the driver (`near_duplicates_on_driver`) from one collect of its narrow table: the same
+decisions as the Spark steps, without their three dozen small jobs.
 5. The best copy of each component (quality score, then length, then id) is kept; every other
    member is checked against it once more and dropped with `duplicate_of` = the kept id.
 """
@@ -44,6 +48,10 @@ DEFAULTS = {
     "driver_verify_max_chars": 50_000_000,  # up to this many characters of text in the documents of at most
                                  # driver_components_max_edges candidate pairs, the pairs are verified on the
                                  # driver (one collect of that text); more are verified in Spark, by buckets
+    "driver_max_docs": 500_000,  # up to this many documents, LSH buckets, components and keepers are found on
+                                 # the driver from one collect of (id, score, length, exact rank, bands), about
+                                 # 300 bytes a document, when the candidates also fit the two bounds above;
+                                 # more (or a table past those bounds) run in Spark
 }
 
 _HYPHEN_BREAK = re.compile(r"[-\u00ad¬]\s*\n\s*")
@@ -329,6 +337,83 @@ def union_find(edges):
     return pd.DataFrame({"id": pd.Series(ids, dtype=object), "component": pd.Series([root(x) for x in ids], dtype=object)})
 
 
+def lsh_candidates(ids: list[str], bands: np.ndarray, max_bucket: int) -> list[tuple[str, str]]:
+    """The candidate pairs (a, b), a < b, of the documents `ids` whose rows of `bands` (documents x
+    bands) share a hash in some band, sorted: what the Spark steps find (`pairs_partition` over each
+    bucket's sorted ids: every pair of a bucket of at most `max_bucket` ids, else its first id with
+    each other one)."""
+    if not ids:
+        return []
+    order = sorted(range(len(ids)), key=ids.__getitem__)
+    ids, bands = [ids[i] for i in order], bands[order]
+    pairs: set[tuple[str, str]] = set()
+    for column in bands.T:
+        pos = np.argsort(column, kind="stable")  # within a hash, positions (so ids) stay ascending
+        h = column[pos]
+        starts = np.flatnonzero(np.r_[True, h[1:] != h[:-1]])
+        ends = np.r_[starts[1:], len(h)]
+        for start, end in zip(starts[ends - starts > 1], ends[ends - starts > 1]):
+            members = [ids[i] for i in pos[start:end]]
+            if len(members) <= max_bucket:
+                pairs.update((members[i], b) for i in range(len(members)) for b in members[i + 1:])
+            else:
+                pairs.update((members[0], b) for b in members[1:])
+    return sorted(pairs)
+
+
+def best_first_key(q_class: int, q: float, length: int, doc_id: str) -> tuple:
+    """Spark's order (quality_score DESC, _len DESC, id ASC) as a Python sort key: DESC puts NaN
+    first (Spark ranks it above every number, `q_class` 0) and null last (`q_class` 2)."""
+    return q_class, -q, -length, doc_id
+
+
+def near_duplicates_on_driver(meta, texts_of, s: dict):
+    """Steps 2-5 on the driver, from `meta` (pandas: id, _q_class, _q, _len, _rank, _exact_of, bands
+    of every document): candidates from the survivors' bands, verified from `texts_of(ids)` (id ->
+    text), union-find, the best copy of each component kept and every other member checked against
+    it. -> (fate frame: id, drop_reason, duplicate_of of the dropped, sorted by id; candidate pairs;
+    verified pairs), or None when the candidates or their text pass the driver's bounds
+    (`driver_components_max_edges`, `driver_verify_max_chars`)."""
+    import pandas as pd
+
+    survivors = meta[meta["_rank"] == 1]
+    bands = np.stack(survivors["bands"].to_numpy()) if len(survivors) else np.zeros((0, 0), dtype=np.int64)
+    candidates = lsh_candidates(list(survivors["id"]), bands, s["max_bucket"])
+    if len(candidates) > s["driver_components_max_edges"]:
+        return None
+    ids = sorted({x for pair in candidates for x in pair})
+    length = dict(zip(meta["id"], meta["_len"]))
+    if sum(max(0, int(length[i])) for i in ids) > s["driver_verify_max_chars"]:
+        return None
+    texts = texts_of(ids) if ids else {}
+    edges = verify_on_driver(candidates, texts, s)
+
+    linked_ids = set(ids)
+    order = {i: best_first_key(int(c), float(q), int(n), i)
+             for i, c, q, n in zip(meta["id"], meta["_q_class"], meta["_q"], meta["_len"]) if i in linked_ids}
+    keeper: dict[str, str] = {}
+    components = union_find(edges)
+    for doc_id, component in zip(components["id"], components["component"]):
+        if component not in keeper or order[doc_id] < order[keeper[component]]:
+            keeper[component] = doc_id
+    members = [(keeper[c], i) for i, c in zip(components["id"], components["component"]) if i != keeper[c]]
+    linked = set(edges) | {(b, a) for a, b in edges}
+    # as in Spark: a member verified with its keeper is confirmed; one linked through others is checked
+    direct = [(a, b) for a, b in members if (a, b) in linked]
+    confirmed = direct + verify_on_driver([(a, b) for a, b in members if (a, b) not in linked], texts, s)
+    near_of = {b: a for a, b in confirmed}
+    rows = []
+    for doc_id, rank, exact_of in zip(meta["id"], meta["_rank"], meta["_exact_of"]):
+        if rank > 1:  # an exact copy points at the document finally kept: its keeper's near keeper, or its keeper
+            rows.append((doc_id, "exact_duplicate", near_of.get(exact_of, exact_of)))
+        elif doc_id in near_of:
+            rows.append((doc_id, "near_duplicate", near_of[doc_id]))
+    rows.sort()
+    fate = pd.DataFrame({"id": [r[0] for r in rows], "drop_reason": [r[1] for r in rows],
+                         "duplicate_of": [r[2] for r in rows]}, dtype=object)
+    return fate, len(candidates), len(edges)
+
+
 class ComponentsDidNotConverge(RuntimeError):
     pass
 
@@ -395,8 +480,70 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
     best_first = [F.desc("quality_score"), F.desc("_len"), F.asc("id")]
 
     # keys, signatures and exact hashes in one Python pass over the text
-    keyed = base.select("id", "text").mapInPandas(lambda it: signature_partition(it, s, with_keys=False), SIGNED_DDL) \
+    keyed = base.select("id", "text").mapInPandas(lambda it: signature_partition(it, s, with_keys=False), SIGNED_DDL)
+
+    # 1. exact duplicates: a hash of the normalised text, ranked within its group (the bands ride
+    # along, so that the signatures are computed once, for this one persisted table)
+    w = Window.partitionBy("_exact").orderBy(*best_first)
+    meta = base.select("id", "quality_score", F.length("text").alias("_len")) \
+        .join(keyed.select("id", F.col("exact").alias("_exact"), "bands"), "id") \
+        .withColumn("_rank", F.row_number().over(w)).withColumn("_exact_of", F.first("id").over(w)) \
         .persist(StorageLevel.MEMORY_AND_DISK_DESER)
+    docs_in = meta.count()
+
+    def texts_of(ids: list[str]) -> dict[str, str]:
+        frame = spark.createDataFrame(pd.DataFrame({"id": ids}, dtype=object), "id string")
+        texts = base.select("id", "text").join(F.broadcast(frame), "id", "left_semi").toPandas()  # through Arrow
+        return dict(zip(texts["id"], texts["text"]))
+
+    checkpoints = Path(out_docs).parent / f".{Path(out_docs).name}.checkpoints"
+    found = None
+    if docs_in <= s["driver_max_docs"]:
+        q = F.col("quality_score")
+        local = meta.select(
+            "id", F.when(q.isNull(), 2).when(F.isnan(q), 0).otherwise(1).alias("_q_class"),
+            F.coalesce(F.when(~F.isnan(q), q), F.lit(0.0)).cast("double").alias("_q"),
+            F.coalesce("_len", F.lit(-1)).alias("_len"), "_rank", "_exact_of", "bands").toPandas()
+        found = near_duplicates_on_driver(local, texts_of, s)
+        del local
+    if found is not None:
+        fate_frame, n_candidates, n_edges = found
+        fate = spark.createDataFrame(fate_frame, "id string, drop_reason string, duplicate_of string")
+        removed = fate_frame["duplicate_of"].value_counts().value_counts()
+        sizes = {int(n): int(c) for n, c in removed.items()}
+        iterations, near_on, verified_where = 0, "driver", ["driver"]
+    else:
+        fate, n_candidates, n_edges, iterations, verified_where = near_duplicates_in_spark(
+            spark, base, meta, s, str(checkpoints), texts_of)
+        sizes = {int(r["removed"]): int(r["count"]) for r in
+                 fate.groupBy("duplicate_of").count().groupBy(F.col("count").alias("removed")).count().collect()}
+        near_on = "spark"
+    result = base.join(fate, "id", "left").withColumn("drop_detail", F.lit(None).cast("string"))
+    extra = {
+        "candidate_pairs": int(n_candidates), "verified_pairs": int(n_edges), "component_iterations": iterations,
+        "clusters_by_size": {str(n + 1): sizes[n] for n in sorted(sizes)},
+        "near_duplicates_on": near_on,
+        "verified_on": verified_where,
+        "lsh": {"bands": Signer(s["num_perm"], s["seed"], s["lsh_threshold"]).bands, "num_perm": s["num_perm"]},
+        "settings": s,
+    }
+    stats = finish_stage(result, stage="dedup", docs_in=docs_in, out_docs=out_docs, out_dropped=out_dropped,
+                         out_stats=out_stats, extra_stats=extra, persist=False)
+    for df in (fate, meta):
+        df.unpersist()
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    return stats
+
+
+def near_duplicates_in_spark(spark, base, meta, s: dict, checkpoints: str, texts_of):
+    """Steps 2-5 in Spark: -> (fate: id, drop_reason, duplicate_of of the dropped, persisted;
+    candidate pairs; verified pairs; rounds of components; where pairs were verified)."""
+    import pandas as pd
+    from pyspark import StorageLevel
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    best_first = [F.desc("quality_score"), F.desc("_len"), F.asc("id")]
 
     def keys_of(pairs):
         """(id, key) of the documents in `pairs` (a, b), computed from the text, never cached."""
@@ -404,24 +551,13 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
         return base.select("id", "text").join(ids, "id", "left_semi") \
             .mapInPandas(lambda it: key_partition(it, KEY_PIECE_SHINGLES, s["shingle_size"]), KEY_PIECES_DDL)
 
-
-    # 1. exact duplicates: a hash of the normalised text, ranked within its group
-    w = Window.partitionBy("_exact").orderBy(*best_first)
-    meta = base.select("id", "quality_score", F.length("text").alias("_len")) \
-        .join(keyed.select("id", F.col("exact").alias("_exact")), "id") \
-        .withColumn("_rank", F.row_number().over(w)).withColumn("_exact_of", F.first("id").over(w)) \
-        .persist(StorageLevel.MEMORY_AND_DISK_DESER)
-    docs_in = meta.count()
-    survivors = meta.where(F.col("_rank") == 1).select("id")
-
     # 2-3. near-duplicate candidates from LSH bands (exact copies left out), verified on the keys
-    buckets = keyed.select("id", "bands").join(survivors, "id") \
+    buckets = meta.where(F.col("_rank") == 1) \
         .select("id", F.posexplode("bands").alias("band", "h")).groupBy("band", "h") \
         .agg(F.sort_array(F.collect_list("id")).alias("ids")).where(F.size("ids") > 1)
     candidates = buckets.select("ids").mapInPandas(lambda it: pairs_partition(it, s["max_bucket"]), "a string, b string").distinct()
     candidates = candidates.persist(StorageLevel.MEMORY_AND_DISK_DESER)
-    buckets = int(spark.conf.get("spark.sql.shuffle.partitions"))
-    checkpoints = Path(out_docs).parent / f".{Path(out_docs).name}.checkpoints"
+    n_buckets = int(spark.conf.get("spark.sql.shuffle.partitions"))
     verified_where = []
 
     def verified(pairs, n_pairs: int, name: str):
@@ -437,17 +573,17 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
             if not local:
                 verified_where.append("driver")
                 return spark.createDataFrame([], "a string, b string"), []
-            ids = spark.createDataFrame(pd.DataFrame({"id": sorted({x for pair in local for x in pair})}, dtype=object), "id string")
+            id_list = sorted({x for pair in local for x in pair})
+            ids = spark.createDataFrame(pd.DataFrame({"id": id_list}, dtype=object), "id string")
             chars = meta.join(F.broadcast(ids), "id", "left_semi").agg(F.sum("_len")).first()[0] or 0
             if chars <= s["driver_verify_max_chars"]:
-                texts = base.select("id", "text").join(F.broadcast(ids), "id", "left_semi").toPandas()
-                found = verify_on_driver(local, dict(zip(texts["id"], texts["text"])), s)
+                found = verify_on_driver(local, texts_of(id_list), s)
                 verified_where.append("driver")
                 frame = pd.DataFrame({"a": [a for a, _ in found], "b": [b for _, b in found]}, dtype=object)
                 return spark.createDataFrame(frame, "a string, b string"), found
         keys = keys_of(pairs)
         verified_where.append("spark")
-        return reread(spark, verified_pairs(pairs, keys, keys, s, buckets), str(checkpoints / name)), None
+        return reread(spark, verified_pairs(pairs, keys, keys, s, n_buckets), f"{checkpoints}/{name}"), None
 
     n_candidates = candidates.count()
     edges, edge_list = verified(candidates, n_candidates, "edges")
@@ -459,7 +595,7 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
     elif n_edges <= s["driver_components_max_edges"]:
         components, iterations = components_on_driver(spark, edges), 0
     else:
-        components, iterations = connected_components(spark, edges, s["max_iterations"], str(checkpoints))
+        components, iterations = connected_components(spark, edges, s["max_iterations"], checkpoints)
     ranked = components.join(meta.select("id", "quality_score", "_len"), "id") \
         .withColumn("_keep", F.first("id").over(Window.partitionBy("component").orderBy(*best_first)))
     members = ranked.where(F.col("id") != F.col("_keep")).select(F.col("_keep").alias("a"), F.col("id").alias("b"))
@@ -470,7 +606,7 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
     indirect = members.join(both_ways, ["a", "b"], "left_anti").persist(StorageLevel.MEMORY_AND_DISK_DESER)
     if n_indirect := indirect.count():
         direct = direct.union(verified(indirect, n_indirect, "indirect")[0])
-    confirmed = reread(spark, direct.select(F.col("b").alias("id"), F.col("a").alias("_near_of")), str(checkpoints / "confirmed"))
+    confirmed = reread(spark, direct.select(F.col("b").alias("id"), F.col("a").alias("_near_of")), f"{checkpoints}/confirmed")
 
     # An exact copy points at the document finally kept: its exact keeper, or that keeper's near keeper.
     exact_keeper_fate = confirmed.select(F.col("id").alias("_exact_of"), F.col("_near_of").alias("_exact_near_of"))
@@ -479,18 +615,6 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
         F.when(F.col("_rank") > 1, "exact_duplicate").when(F.col("_near_of").isNotNull(), "near_duplicate").alias("drop_reason"),
         F.when(F.col("_rank") > 1, F.coalesce("_exact_near_of", "_exact_of")).otherwise(F.col("_near_of")).alias("duplicate_of"),
     ).where(F.col("drop_reason").isNotNull()).persist(StorageLevel.MEMORY_AND_DISK_DESER)
-    result = base.join(fate, "id", "left").withColumn("drop_detail", F.lit(None).cast("string"))
-    sizes = fate.groupBy("duplicate_of").count().groupBy(F.col("count").alias("removed")).count().collect()
-    extra = {
-        "candidate_pairs": int(n_candidates), "verified_pairs": int(n_edges), "component_iterations": iterations,
-        "clusters_by_size": {str(int(r["removed"]) + 1): int(r["count"]) for r in sorted(sizes, key=lambda r: r["removed"])},
-        "verified_on": verified_where,
-        "lsh": {"bands": Signer(s["num_perm"], s["seed"], s["lsh_threshold"]).bands, "num_perm": s["num_perm"]},
-        "settings": s,
-    }
-    stats = finish_stage(result, stage="dedup", docs_in=docs_in, out_docs=out_docs, out_dropped=out_dropped,
-                         out_stats=out_stats, extra_stats=extra, persist=False)
-    for df in (fate, keyed, meta, candidates, indirect):
+    for df in (candidates, indirect):  # `fate` reads the verified pairs back from the checkpoints
         df.unpersist()
-    shutil.rmtree(checkpoints, ignore_errors=True)
-    return stats
+    return fate, n_candidates, n_edges, iterations, verified_where

@@ -77,14 +77,58 @@ def test_pairs_verified_in_spark_give_the_same_clusters(spark, benchmark, tmp_pa
     assert len(on_driver) > 0 and on_driver.equals(in_spark)
 
 
-def test_best_copy_is_kept_not_lowest_id(spark, tmp_path):
+def test_small_table_on_the_driver_gives_the_same_clusters_as_spark(spark, benchmark, tmp_path):
+    """A table of at most dedup.driver_max_docs documents takes buckets, components and keepers on
+    the driver: the same candidates, pairs, clusters and dropped rows as the Spark steps."""
+    docs, (scores, stats) = benchmark
+    again, again_stats = nd.run_dedup(spark, docs, str(tmp_path / "spark"), {"driver_max_docs": 0})
+    assert stats["near_duplicates_on"] == "driver" and again_stats["near_duplicates_on"] == "spark"
+    assert again == scores
+    for key in ("docs_out", "dropped", "candidate_pairs", "verified_pairs", "clusters_by_size", "per_decade"):
+        assert again_stats[key] == stats[key], key
+    nd.run_dedup(spark, docs, str(tmp_path / "driver"))
+    on_driver, in_spark = (pd.read_parquet(tmp_path / w / "dropped").sort_values("id").reset_index(drop=True)
+                           for w in ("driver", "spark"))
+    assert len(on_driver) > 100 and on_driver.equals(in_spark)
+
+
+def test_lsh_candidates_pair_every_bucket_as_spark_does():
+    ids = ["d", "a", "c", "b", "e", "f"]
+    bands = np.array([[1, 7], [1, 8], [2, 7], [1, 9], [3, 7], [3, 9]], dtype=np.int64)
+    # band 0: {a, b, d} and {e, f}; band 1: {c, d, e} and {b, f}. A bucket above max_bucket pairs its first id with each.
+    assert dedup.lsh_candidates(ids, bands, max_bucket=3) == [
+        ("a", "b"), ("a", "d"), ("b", "d"), ("b", "f"), ("c", "d"), ("c", "e"), ("d", "e"), ("e", "f")]
+    assert dedup.lsh_candidates(ids, bands, max_bucket=2) == [
+        ("a", "b"), ("a", "d"), ("b", "f"), ("c", "d"), ("c", "e"), ("e", "f")]
+    assert dedup.lsh_candidates([], np.zeros((0, 18), dtype=np.int64), 64) == []
+
+
+@pytest.mark.parametrize("where", ["driver", "spark"])
+def test_keeper_order_with_missing_and_nan_scores(spark, tmp_path, where):
+    """Spark orders quality_score DESC with NaN above every number and null last; the driver's
+    keeper choice follows it."""
+    base = " ".join(f"Notis om hamnen i Luleå, del {i}, med text om fartygen och vädret." for i in range(30))
+    rows = [("n", base + " Slut.", None), ("x", base + " Slutet.", 0.4), ("y", base + " Slut!", float("nan")),
+            ("z", base + " Sluten.", 0.9)]
+    spark.createDataFrame([(i, "s", "text", "public", "txt", i, t, q) for i, t, q in rows],
+                          "id string, source string, modality string, rights string, format string, path string, "
+                          "text string, quality_score double").write.parquet(str(tmp_path / "in"))
+    settings = {"driver_max_docs": 0} if where == "spark" else {}
+    stats = dedup.run(spark, settings, str(tmp_path / "in"), str(tmp_path / "kept"), str(tmp_path / "dropped"), str(tmp_path / "s.json"))
+    assert stats["near_duplicates_on"] == where
+    assert list(pd.read_parquet(tmp_path / "kept").id) == ["y"]
+    assert set(pd.read_parquet(tmp_path / "dropped").duplicate_of) == {"y"}
+
+
+@pytest.mark.parametrize("settings", [{}, {"driver_max_docs": 0}], ids=["driver", "spark"])
+def test_best_copy_is_kept_not_lowest_id(spark, tmp_path, settings):
     base = " ".join(f"Artikel om bron i Umeå, stycke {i}, med mycket text om kommunens planer." for i in range(30))
     rows = [{"id": "a", "text": base, "q": 0.5}, {"id": "b", "text": base.replace("Umeå", "Umea"), "q": 0.9},
             {"id": "c", "text": base, "q": 0.1}, {"id": "d", "text": "Helt annan text om något annat. " * 20, "q": 0.2}]
     table = pd.DataFrame([{"id": r["id"], "source": "s", "modality": "text", "rights": "public", "format": "alto",
                            "path": r["id"], "text": r["text"], "quality_score": r["q"]} for r in rows])
     spark.createDataFrame(table).write.parquet(str(tmp_path / "in"))
-    stats = dedup.run(spark, {}, str(tmp_path / "in"), str(tmp_path / "kept"), str(tmp_path / "dropped"), str(tmp_path / "s.json"))
+    dedup.run(spark, settings, str(tmp_path / "in"), str(tmp_path / "kept"), str(tmp_path / "dropped"), str(tmp_path / "s.json"))
     dropped = pd.read_parquet(tmp_path / "dropped").set_index("id")
     assert sorted(pd.read_parquet(tmp_path / "kept").id) == ["b", "d"]
     assert dropped.loc["c", "reason"] == "exact_duplicate" and dropped.loc["c", "duplicate_of"] == "b"
