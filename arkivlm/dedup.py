@@ -11,12 +11,12 @@
 4. Connected components: union-find on the driver for up to `driver_components_max_edges` edges;
    beyond, min-label propagation with pointer jumping in DataFrames, run to convergence, each
    round checkpointed in the results directory.
+5. The best copy of each component (quality score, then length, then id) is kept; every other
+   member is checked against it once more and dropped with `duplicate_of` = the kept id.
 
 A table of at most `driver_max_docs` documents whose candidates fit the driver's bounds takes steps
 2-5 on the driver (`near_duplicates_on_driver`) from one collect of its narrow table: the same
 decisions as the Spark steps, without their three dozen small jobs.
-5. The best copy of each component (quality score, then length, then id) is kept; every other
-   member is checked against it once more and dropped with `duplicate_of` = the kept id.
 """
 
 from __future__ import annotations
