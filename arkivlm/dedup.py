@@ -361,9 +361,16 @@ def lsh_candidates(ids: list[str], bands: np.ndarray, max_bucket: int) -> list[t
     return sorted(pairs)
 
 
+def best_first_order():
+    """The best copy first, in Spark: quality score, then length, then id (`best_first_key` on the driver)."""
+    from pyspark.sql import functions as F
+
+    return [F.desc("quality_score"), F.desc("_len"), F.asc("id")]
+
+
 def best_first_key(q_class: int, q: float, length: int, doc_id: str) -> tuple:
-    """Spark's order (quality_score DESC, _len DESC, id ASC) as a Python sort key: DESC puts NaN
-    first (Spark ranks it above every number, `q_class` 0) and null last (`q_class` 2)."""
+    """`best_first_order` as a Python sort key: DESC puts NaN first (Spark ranks it above every
+    number, `q_class` 0) and null last (`q_class` 2)."""
     return q_class, -q, -length, doc_id
 
 
@@ -477,14 +484,12 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
     base = spark.read.parquet(in_docs)
     if "quality_score" not in base.columns:
         base = base.withColumn("quality_score", F.lit(1.0))
-    best_first = [F.desc("quality_score"), F.desc("_len"), F.asc("id")]
-
     # keys, signatures and exact hashes in one Python pass over the text
     keyed = base.select("id", "text").mapInPandas(lambda it: signature_partition(it, s, with_keys=False), SIGNED_DDL)
 
     # 1. exact duplicates: a hash of the normalised text, ranked within its group (the bands ride
     # along, so that the signatures are computed once, for this one persisted table)
-    w = Window.partitionBy("_exact").orderBy(*best_first)
+    w = Window.partitionBy("_exact").orderBy(*best_first_order())
     meta = base.select("id", "quality_score", F.length("text").alias("_len")) \
         .join(keyed.select("id", F.col("exact").alias("_exact"), "bands"), "id") \
         .withColumn("_rank", F.row_number().over(w)).withColumn("_exact_of", F.first("id").over(w)) \
@@ -543,8 +548,6 @@ def near_duplicates_in_spark(spark, base, meta, s: dict, checkpoints: str, texts
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    best_first = [F.desc("quality_score"), F.desc("_len"), F.asc("id")]
-
     def keys_of(pairs):
         """(id, key) of the documents in `pairs` (a, b), computed from the text, never cached."""
         ids = pairs.select(F.col("a").alias("id")).union(pairs.select(F.col("b").alias("id"))).distinct()
@@ -597,7 +600,7 @@ def near_duplicates_in_spark(spark, base, meta, s: dict, checkpoints: str, texts
     else:
         components, iterations = connected_components(spark, edges, s["max_iterations"], checkpoints)
     ranked = components.join(meta.select("id", "quality_score", "_len"), "id") \
-        .withColumn("_keep", F.first("id").over(Window.partitionBy("component").orderBy(*best_first)))
+        .withColumn("_keep", F.first("id").over(Window.partitionBy("component").orderBy(*best_first_order())))
     members = ranked.where(F.col("id") != F.col("_keep")).select(F.col("_keep").alias("a"), F.col("id").alias("b"))
     # a member that is itself a verified pair with its keeper needs no second look (the similarity is
     # symmetric); only members linked to the keeper through others are verified against it
