@@ -232,9 +232,12 @@ def build(spark, settings: dict, config: dict, results: str, tokenizer_file: str
     def readmitted(stage):
         """Documents `stage` dropped, through the stages after it, deduplicated."""
         nonlocal corpus_keyed
-        before = FILTER_STAGES[FILTER_STAGES.index(stage) - 1]
         dropped_ids = read(f"dropped/{stage}").select("id")
-        docs = read(f"interim/{before}").join(dropped_ids, "id", "left_semi")
+        # as `stage` saw them: clean's table through the stages between (their own tables are not
+        # kept when the filter ran them in one pass, arkivlm.row_stages); they kept these documents
+        docs = read("interim/clean").join(dropped_ids, "id", "left_semi")
+        for earlier in FILTER_STAGES[1:FILTER_STAGES.index(stage)]:
+            docs = apply_stage(docs, earlier, config.get(earlier, {}))
         if stage == "lines":
             docs = apply_stage(docs, "lines", {**config.get("lines", {}), "enabled": False})
         for later in FILTER_STAGES[FILTER_STAGES.index(stage) + 1:]:

@@ -84,8 +84,11 @@ def cmd_split(args):
 def cmd_filter(args):
     from arkivlm import stage_chains
 
+    from arkivlm.spark import resolve_settings
+
     return stage_chains.run_filter(_spark(args, "filter"), args.settings, args.allow_rights, args.input,
-                                   args.interim, args.dropped, args.stats_dir)
+                                   args.interim, args.dropped, args.stats_dir,
+                                   resolve_settings(args.spark)["row_stage_checkpoints_min_docs"])
 
 
 def cmd_corpus(args):

@@ -138,16 +138,22 @@ def transform(docs, settings: dict):
 
 
 def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, out_stats: str) -> dict:
-    from pyspark.sql import functions as F
-
-    from arkivlm.tables import finish_stage, linear_edges
-
     settings = {**DEFAULTS, **(settings or {})}
     load_model(settings["model"])  # fail here, on the driver, if the model is missing
     docs = spark.read.parquet(in_docs)
     docs_in = docs.count()
-    result = transform(docs, settings)
+    return finish(transform(docs, settings), settings, docs_in, out_docs, out_dropped, out_stats)
+
+
+def finish(result, settings: dict, docs_in: int, out_docs: str | None, out_dropped: str, out_stats: str,
+           persist: bool = True) -> dict:
+    """The stage's outputs from `result` (what `transform` gives); `persist`, `out_docs=None`: as in
+    `arkivlm.tables.finish_stage`."""
+    from pyspark.sql import functions as F
+
+    from arkivlm.tables import finish_stage, linear_edges
+
     return finish_stage(result, stage="langid", docs_in=docs_in, out_docs=out_docs, out_dropped=out_dropped,
-                        out_stats=out_stats, extra_stats={"settings": settings}, dropped_extra=("lang", "lang_score"),
-                        sums={"paragraphs_removed": F.col("lid_paragraphs_removed")},
-                        histograms={"lang_score": ("lang_score", linear_edges(0.0, 1.0, 40))})
+                        out_stats=out_stats, extra_stats={"settings": {**DEFAULTS, **(settings or {})}},
+                        dropped_extra=("lang", "lang_score"), sums={"paragraphs_removed": F.col("lid_paragraphs_removed")},
+                        histograms={"lang_score": ("lang_score", linear_edges(0.0, 1.0, 40))}, persist=persist)

@@ -140,6 +140,20 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
     """`out_removed`: the table of removed lines (id, source, modality, path, line, reason, text);
     default `<out_docs>_removed`, in the workflow `{results}/lines_removed`."""
     from pyspark import StorageLevel
+
+    settings = merged_settings(settings)
+    out_removed = out_removed or f"{out_docs.rstrip('/')}_removed"
+    docs = spark.read.parquet(in_docs)
+    docs_in = docs.count()
+    result = transform(docs, settings).persist(StorageLevel.MEMORY_AND_DISK_DESER)
+    return finish(result, settings, docs_in, out_docs, out_dropped, out_stats, out_removed)
+
+
+def finish(result, settings: dict, docs_in: int, out_docs: str | None, out_dropped: str, out_stats: str,
+           out_removed: str, persist: bool = True) -> dict:
+    """The stage's outputs from `result` (what `transform` gives): the removed lines, the kept and
+    dropped documents, stats and audit. `persist=False`: `result` is a view of a table the caller
+    has persisted (arkivlm.row_stages); `out_docs=None`: no table of the kept documents."""
     from pyspark.sql import functions as F
 
     from arkivlm import audit
@@ -147,10 +161,6 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
     from arkivlm.tables import finish_stage
 
     settings = merged_settings(settings)
-    out_removed = out_removed or f"{out_docs.rstrip('/')}_removed"
-    docs = spark.read.parquet(in_docs)
-    docs_in = docs.count()
-    result = transform(docs, settings).persist(StorageLevel.MEMORY_AND_DISK_DESER)
     removed = result.select("id", "source", "modality", "path",
                             F.explode(F.arrays_zip("removed_no", "removed_reason", "removed_text")).alias("r")) \
         .select("id", "source", "modality", "path", F.col("r.removed_no").alias("line"),
@@ -179,4 +189,5 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
     extra = {"lines_in": sum(lines_in.values()), "lines_removed": dict(sorted(by_reason.items())),
              "per_source": per_source, "settings": settings}
     return finish_stage(result, stage="lines", docs_in=docs_in, out_docs=out_docs, out_dropped=out_dropped,
-                        out_stats=out_stats, extra_stats=extra, drop_columns=EXTRA_COLUMNS, removed_lines=examples)
+                        out_stats=out_stats, extra_stats=extra, drop_columns=EXTRA_COLUMNS, removed_lines=examples,
+                        persist=persist)

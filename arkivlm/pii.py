@@ -107,18 +107,24 @@ def transform(docs):
 
 
 def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, out_stats: str) -> dict:
+    docs = spark.read.parquet(in_docs)
+    docs_in = docs.count()
+    return finish(transform(docs).persist(), settings, docs_in, out_docs, out_dropped, out_stats)
+
+
+def finish(result, settings: dict, docs_in: int, out_docs: str | None, out_dropped: str, out_stats: str,
+           persist: bool = True) -> dict:
+    """The stage's outputs from `result` (what `transform` gives); `persist`, `out_docs=None`: as in
+    `arkivlm.tables.finish_stage`."""
     from pyspark.sql import functions as F
 
     from arkivlm.tables import finish_stage
 
-    docs = spark.read.parquet(in_docs)
-    docs_in = docs.count()
-    result = transform(docs).persist()
     per_source = {r["source"]: {k: int(r[k] or 0) for k in PII_TYPES} for r in
                   result.groupBy("source").agg(*[F.sum(f"pii_{k}").alias(k) for k in PII_TYPES]).collect()}
     sums = {**{f"pii_redacted/{k}": F.col(f"pii_{k}") for k in PII_TYPES},
             **{f"docs_with_pii/{k}": (F.col(f"pii_{k}") > 0).cast("int") for k in PII_TYPES}}
     stats = finish_stage(result, stage="pii", docs_in=docs_in, out_docs=out_docs, out_dropped=out_dropped,
                          out_stats=out_stats, extra_stats={"pii_by_source": per_source},
-                         drop_columns=tuple(f"pii_{k}" for k in PII_TYPES), sums=sums)
+                         drop_columns=tuple(f"pii_{k}" for k in PII_TYPES), sums=sums, persist=persist)
     return stats

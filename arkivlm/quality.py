@@ -33,10 +33,16 @@ def transform(docs, settings: dict):
 
 
 def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, out_stats: str) -> dict:
-    from arkivlm.tables import finish_stage
-
     docs = spark.read.parquet(in_docs)
     docs_in = docs.count()
-    result = transform(docs, settings)
+    return finish(transform(docs, settings), settings, docs_in, out_docs, out_dropped, out_stats)
+
+
+def finish(result, settings: dict, docs_in: int, out_docs: str | None, out_dropped: str, out_stats: str,
+           persist: bool = True) -> dict:
+    """The stage's outputs from `result` (what `transform` gives); `persist`, `out_docs=None`: as in
+    `arkivlm.tables.finish_stage`."""
+    from arkivlm.tables import finish_stage
+
     return finish_stage(result, stage="quality", docs_in=docs_in, out_docs=out_docs, out_dropped=out_dropped,
-                        out_stats=out_stats, extra_stats={"settings": merged_settings(settings)})
+                        out_stats=out_stats, extra_stats={"settings": merged_settings(settings)}, persist=persist)

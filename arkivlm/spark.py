@@ -22,6 +22,7 @@ DEFAULTS = {
     "arrow_batch_mb": 64,
     "local_dir": None,
     "class_archive": True,
+    "row_stage_checkpoints_min_docs": 1_000_000,
     "extra_conf": {},
 }
 SETTINGS_ENV = "ARKIVLM_SPARK_SETTINGS"

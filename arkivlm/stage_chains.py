@@ -8,13 +8,15 @@ shrink with the data, so the workflow runs the document stages as two chains:
 
 Each stage inside a chain is the same code as the stage run on its own (`python -m arkivlm
 langid`, ...) and writes the same outputs: its document table under `interim/`, its dropped
-documents under `dropped/` and its stats; only the SparkSession is shared.
+documents under `dropped/` and its stats; only the SparkSession is shared. The exception: below
+`spark.row_stage_checkpoints_min_docs` documents, lines, langid, quality and pii run as one pass
+(arkivlm.row_stages), with the same dropped documents, stats and audit, and only pii's table.
 
 The filter chain keeps completed work: when a stage finishes, a fingerprint of its settings, its
 input table and the package's code is written beside its table (`_arkivlm_stage.json`, with its
 stats and audit). A later run of the chain reuses every stage whose fingerprint still matches,
 so a crash in pii after hours, or a changed pii threshold, does not redo clean, lines, langid
-and quality.
+and quality (in one pass: the four are reused or run again together, clean is kept).
 """
 
 from __future__ import annotations
@@ -84,15 +86,28 @@ def reusable(p: dict, fingerprint: str, extra_tables: tuple[str, ...] = ()) -> d
 
 
 def run_filter(spark, settings: dict, allow_rights: list[str], in_docs: str, interim: str, dropped: str,
-               stats: str) -> dict:
+               stats: str, checkpoint_min_docs: int | None = None) -> dict:
     """clean, lines, langid, quality and pii over `in_docs`; `settings` holds each stage's config
-    section. Stages completed earlier with the same fingerprint are reused, not run again."""
+    section. Stages completed earlier with the same fingerprint are reused, not run again.
+
+    When clean keeps fewer than `checkpoint_min_docs` documents (default: the `spark` section's
+    `row_stage_checkpoints_min_docs`), lines, langid, quality and pii run as one pass
+    (arkivlm.row_stages) and are reused or run again together; from that many, each writes its
+    table, a checkpoint that a rerun after a failure in a later stage starts from."""
     from arkivlm import clean, langid, lines, pii, quality
     from arkivlm.io import write_json
 
+    if checkpoint_min_docs is None:
+        from arkivlm.spark import resolve_settings
+
+        checkpoint_min_docs = int(resolve_settings()["row_stage_checkpoints_min_docs"])
     code = code_fingerprint()
     results, previous = {}, in_docs
     for stage in FILTER_STAGES:
+        if stage == "lines" and results["clean"]["docs_out"] < checkpoint_min_docs:
+            results.update(run_row_stages_fused(spark, settings, previous, interim, dropped, stats, code,
+                                                results["clean"]["docs_out"]))
+            break
         p = stage_paths(stage, interim, dropped, stats)
         s = settings.get(stage, {})
         removed = str(Path(interim).parent / "lines_removed")
@@ -120,6 +135,39 @@ def run_filter(spark, settings: dict, allow_rights: list[str], in_docs: str, int
                    Path(p["docs"]) / STAGE_MARKER)
         previous = p["docs"]
     return summary("filter", results)
+
+
+def run_row_stages_fused(spark, settings: dict, in_docs: str, interim: str, dropped: str, stats: str, code: str,
+                         docs_in: int) -> dict:
+    """lines, langid, quality and pii in one pass (arkivlm.row_stages), or all four reused: their
+    one fingerprint and their stats and audit are kept beside pii's table."""
+    from arkivlm import row_stages
+    from arkivlm.io import write_json
+
+    paths = {stage: stage_paths(stage, interim, dropped, stats) for stage in row_stages.ROW_STAGES}
+    removed = str(Path(interim).parent / "lines_removed")
+    fingerprint = stage_fingerprint("+".join(row_stages.ROW_STAGES),
+                                    {s: settings.get(s, {}) for s in row_stages.ROW_STAGES}, in_docs, code)
+    marker = Path(paths["pii"]["docs"]) / STAGE_MARKER
+    done = json.loads(marker.read_text()) if marker.exists() else {}
+    if done.get("fingerprint") == fingerprint and "stages" in done and \
+            all(os.path.isdir(t) for t in (removed, *(p["dropped"] for p in paths.values()))):
+        results = {}
+        for stage, p in paths.items():
+            write_json(done["stages"][stage]["stats"], p["stats"])
+            write_json(done["stages"][stage]["audit"], Path(p["stats"]).parent / "audit" / f"{stage}.json")
+            results[stage] = {**done["stages"][stage]["stats"], "seconds": 0.0, "reused": True}
+        log.info("lines, langid, quality, pii: reused (settings, input and code unchanged since they completed)")
+        return results
+    t0 = time.perf_counter()
+    results = row_stages.run(spark, settings, in_docs, interim, dropped, stats, removed, docs_in)
+    log.info("row_stages: lines, langid, quality and pii in one pass, %s in, %s out, %.1f s", docs_in,
+             results["pii"]["docs_out"], time.perf_counter() - t0)
+    write_json({"fingerprint": fingerprint,
+                "stages": {stage: {"stats": json.loads(Path(p["stats"]).read_text()),
+                                   "audit": json.loads((Path(p["stats"]).parent / "audit" / f"{stage}.json").read_text())}
+                           for stage, p in paths.items()}}, marker)
+    return results
 
 
 def run_corpus(spark, settings: dict, in_docs: str, interim: str, dropped: str, stats: str,

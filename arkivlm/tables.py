@@ -161,7 +161,7 @@ def stage_stats(stage: str, docs_in: int, reason_counts: dict, **extra) -> dict:
     return {"stage": stage, "docs_in": docs_in, "docs_out": docs_out, "dropped": dropped, **extra}
 
 
-def finish_stage(df, *, stage: str, docs_in: int, out_docs: str, out_dropped: str, out_stats: str,
+def finish_stage(df, *, stage: str, docs_in: int, out_docs: str | None, out_dropped: str, out_stats: str,
                  extra_stats: dict | None = None, drop_columns: tuple[str, ...] = (), sort_output: bool = False,
                  dropped_extra: tuple[str, ...] = (), removed_lines: dict | None = None, sums: dict | None = None,
                  histograms: dict | None = None, persist: bool = True) -> dict:
@@ -170,7 +170,9 @@ def finish_stage(df, *, stage: str, docs_in: int, out_docs: str, out_dropped: st
     all documents in the same pass and written to the stats under that name (`a/b`: stats[a][b]).
     `histograms`: name -> (column, edges), counted for kept and dropped documents (the report's
     figures are drawn from the stats alone, never from the tables). `persist=False` for a `df`
-    that is cheap to compute again (a Parquet read and a join): its text is then never cached."""
+    that is cheap to compute again (a Parquet read and a join), or a view of a table the caller has
+    persisted (arkivlm.row_stages): its text is then not cached again. `out_docs=None`: no table of
+    the kept rows (a stage whose kept rows go on to the next stage in the same pass)."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
@@ -224,7 +226,8 @@ def finish_stage(df, *, stage: str, docs_in: int, out_docs: str, out_dropped: st
     kept = df.where(F.col("drop_reason").isNull()).drop("drop_reason", "drop_detail", "duplicate_of", *drop_columns)
     if sort_output:
         kept = kept.sortWithinPartitions("id")
-    write_parquet(kept, out_docs)
+    if out_docs is not None:
+        write_parquet(kept, out_docs)
     dropped = df.where(F.col("drop_reason").isNotNull())
     for col in ("drop_detail", "duplicate_of"):
         if col not in dropped.columns:
@@ -238,5 +241,6 @@ def finish_stage(df, *, stage: str, docs_in: int, out_docs: str, out_dropped: st
         audit.collect([r for r in rows if r["drop_reason"] is None], 2, lambda r: r["_kept_source"]), removed_lines)
     write_json(examples, Path(out_stats).parent / "audit" / f"{stage}.json")
     write_json(stats, out_stats)
-    df.unpersist()
+    if persist:
+        df.unpersist()
     return stats

@@ -170,24 +170,38 @@ def test_two_runs_give_identical_corpus_rows(pipeline, spark, small_sample, tmp_
         assert len(a) and a.equals(b), split_name
 
 
-def test_chains_equal_the_stages_run_one_by_one(pipeline, spark, tmp_path):
-    """The workflow's two chains (one Spark application each) write what the stages write alone."""
+@pytest.mark.parametrize("row_stages", ["one_pass", "checkpointed"])
+def test_chains_equal_the_stages_run_one_by_one(pipeline, spark, tmp_path, row_stages):
+    """The workflow's two chains (one Spark application each) write what the stages write alone:
+    with lines, langid, quality and pii in one pass (arkivlm.row_stages), or each writing its table."""
     from arkivlm import stage_chains
 
-    _, p, stats, _ = pipeline
+    _, p, stats, alone_dir = pipeline
     out = {k: str(tmp_path / k) for k in ("interim", "dropped", "stats")}
-    filtered = stage_chains.run_filter(spark, {}, ["public"], p["ingest"], out["interim"], out["dropped"], out["stats"])
+    filtered = stage_chains.run_filter(spark, {}, ["public"], p["ingest"], out["interim"], out["dropped"], out["stats"],
+                                       checkpoint_min_docs=10**9 if row_stages == "one_pass" else 0)
     assert list(filtered["stages"]) == list(stage_chains.FILTER_STAGES)
     corpus = stage_chains.run_corpus(spark, {"split": {"validation_fraction": 0.2}}, str(tmp_path / "interim" / "pii"),
                                      out["interim"], out["dropped"], out["stats"], str(tmp_path / "train"), str(tmp_path / "validation"))
     assert corpus["docs_out"] == stats["corpus"]["docs_out"]
     for stage in ("clean", "lines", "langid", "quality", "pii", "dedup", "corpus"):
         chained = json.loads((tmp_path / "stats" / f"{stage}.json").read_text())
-        assert {k: chained[k] for k in ("docs_in", "docs_out", "dropped")} == \
-            {k: stats[stage][k] for k in ("docs_in", "docs_out", "dropped")}, stage
+        assert {k: v for k, v in chained.items() if k != "seconds"} == {k: v for k, v in stats[stage].items() if k != "seconds"}, stage
     for stage in ("clean", "lines", "langid", "quality", "pii", "dedup"):
+        assert json.loads((tmp_path / "stats" / "audit" / f"{stage}.json").read_text()) == \
+            json.loads((alone_dir / "audit" / f"{stage}.json").read_text()), stage
+        alone = pd.read_parquet(p[f"dropped_{stage}"]).sort_values("id").reset_index(drop=True)
+        chained = pd.read_parquet(tmp_path / "dropped" / stage).sort_values("id").reset_index(drop=True)
+        assert chained.equals(alone), stage
+    tables = ("clean", "pii", "dedup") if row_stages == "one_pass" else ("clean", "lines", "langid", "quality", "pii", "dedup")
+    for stage in tables:
         alone = pd.read_parquet(p[stage]).sort_values("id").reset_index(drop=True)
         chained = pd.read_parquet(tmp_path / "interim" / stage).sort_values("id").reset_index(drop=True)
-        assert chained[["id", "text"]].equals(alone[["id", "text"]]), stage
+        assert chained.equals(alone), stage
+    if row_stages == "one_pass":
+        assert not (tmp_path / "interim" / "lines").exists()
+    removed = [pd.read_parquet(d).sort_values(["id", "line"]).reset_index(drop=True)
+               for d in (str(p["lines"]) + "_removed", tmp_path / "lines_removed")]
+    assert len(removed[0]) and removed[0].equals(removed[1])
     train = pd.read_parquet(p["train"]).sort_values("id").reset_index(drop=True)
     assert pd.read_parquet(tmp_path / "train").sort_values("id").reset_index(drop=True)[["id", "text"]].equals(train[["id", "text"]])

@@ -2,6 +2,7 @@
 book-length documents, tables written by many tasks, listing on the executors, components run to
 convergence, executors sized from the allocation, completed work kept across a failure."""
 
+import functools
 import json
 import random
 import tracemalloc
@@ -252,16 +253,24 @@ def test_session_takes_settings_and_launcher_conf_from_the_environment(monkeypat
 
 # --- 11. completed work kept across a failure ----------------------------------------------------
 
-def test_filter_chain_reuses_completed_stages_after_a_late_failure(spark, tmp_path, small_sample, monkeypatch):
-    from arkivlm import pii
+def _filter_chain_args(spark, tmp_path, small_sample):
     from tests.conftest import sample_config
 
     cfg = sample_config(small_sample, tmp_path / "results")
     sources = [s for s in cfg["sources"] if s["name"] in ("svt_subtitles_srt", "bocker", "radio_speech")]
     ingest.run(spark, sources, {}, str(tmp_path / "interim" / "ingest"), str(tmp_path / "quarantine"),
                str(tmp_path / "stats" / "ingest.json"))
-    args = (spark, {}, ["public"], str(tmp_path / "interim" / "ingest"), str(tmp_path / "interim"), str(tmp_path / "dropped"),
+    return (spark, {}, ["public"], str(tmp_path / "interim" / "ingest"), str(tmp_path / "interim"), str(tmp_path / "dropped"),
             str(tmp_path / "stats"))
+
+
+def test_filter_chain_reuses_completed_stages_after_a_late_failure(spark, tmp_path, small_sample, monkeypatch):
+    """From `row_stage_checkpoints_min_docs` documents on, each row stage writes its table, and a
+    rerun starts after the last one that completed."""
+    from arkivlm import pii
+
+    run_filter = functools.partial(stage_chains.run_filter, checkpoint_min_docs=0)
+    args = _filter_chain_args(spark, tmp_path, small_sample)
     real_pii = pii.run
 
     def crash(*a, **k):
@@ -269,13 +278,13 @@ def test_filter_chain_reuses_completed_stages_after_a_late_failure(spark, tmp_pa
 
     monkeypatch.setattr(pii, "run", crash)
     with pytest.raises(RuntimeError, match="node lost"):
-        stage_chains.run_filter(*args)
+        run_filter(*args)
     tables = {s: sorted((p.name, p.stat().st_mtime_ns) for p in (tmp_path / "interim" / s).iterdir())
               for s in ("clean", "lines", "langid", "quality")}
     for s in ("clean", "lines", "langid", "quality"):  # what Snakemake removes of a failed job
         (tmp_path / "stats" / f"{s}.json").unlink()
     monkeypatch.setattr(pii, "run", real_pii)
-    result = stage_chains.run_filter(*args)
+    result = run_filter(*args)
     assert [s for s, r in result["stages"].items() if r["reused"]] == ["clean", "lines", "langid", "quality"]
     for s, files in tables.items():
         assert sorted((p.name, p.stat().st_mtime_ns) for p in (tmp_path / "interim" / s).iterdir()) == files
@@ -284,5 +293,39 @@ def test_filter_chain_reuses_completed_stages_after_a_late_failure(spark, tmp_pa
     assert result["stages"]["pii"]["docs_in"] == result["stages"]["quality"]["docs_out"]
 
     # a changed langid setting: clean and lines stay, langid and everything after it run again
-    changed = stage_chains.run_filter(spark, {"langid": {"threshold": 0.6}}, *args[2:])
+    changed = run_filter(spark, {"langid": {"threshold": 0.6}}, *args[2:])
     assert [s for s, r in changed["stages"].items() if r["reused"]] == ["clean", "lines"]
+
+
+def test_filter_chain_in_one_pass_reuses_clean_after_a_failure(spark, tmp_path, small_sample, monkeypatch):
+    """Below `row_stage_checkpoints_min_docs`, lines, langid, quality and pii run as one pass: a
+    failure in it (or a changed setting of any of them) reruns the four, never clean; a rerun with
+    nothing changed reuses all five."""
+    from arkivlm import pii
+
+    args = _filter_chain_args(spark, tmp_path, small_sample)
+    real_finish = pii.finish
+
+    def crash(*a, **k):
+        raise RuntimeError("node lost")
+
+    monkeypatch.setattr(pii, "finish", crash)
+    with pytest.raises(RuntimeError, match="node lost"):
+        stage_chains.run_filter(*args)
+    clean_files = sorted((p.name, p.stat().st_mtime_ns) for p in (tmp_path / "interim" / "clean").iterdir())
+    assert not (tmp_path / "interim" / "lines").exists()
+    monkeypatch.setattr(pii, "finish", real_finish)
+    result = stage_chains.run_filter(*args)
+    assert [s for s, r in result["stages"].items() if r["reused"]] == ["clean"]
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in (tmp_path / "interim" / "clean").iterdir()) == clean_files
+    stats = {s: json.loads((tmp_path / "stats" / f"{s}.json").read_text()) for s in stage_chains.FILTER_STAGES}
+    for before, after in zip(stage_chains.FILTER_STAGES, stage_chains.FILTER_STAGES[1:]):
+        assert stats[after]["docs_in"] == stats[before]["docs_out"]
+    for s in stage_chains.FILTER_STAGES:  # what Snakemake removes of a failed job
+        (tmp_path / "stats" / f"{s}.json").unlink()
+    again = stage_chains.run_filter(*args)
+    assert all(r["reused"] for r in again["stages"].values())
+    assert {s: json.loads((tmp_path / "stats" / f"{s}.json").read_text()) for s in stage_chains.FILTER_STAGES} == stats
+
+    changed = stage_chains.run_filter(spark, {"langid": {"threshold": 0.6}}, *args[2:])
+    assert [s for s, r in changed["stages"].items() if r["reused"]] == ["clean"]

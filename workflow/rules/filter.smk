@@ -1,5 +1,7 @@
 # The document filters, one Spark application for all five (arkivlm.stage_chains); each stage still
-# writes its own table, dropped documents, stats and audit examples, and reads its own config section:
+# writes its own dropped documents, stats and audit examples, and reads its own config section. lines,
+# langid, quality and pii run as one pass over the documents below spark.row_stage_checkpoints_min_docs
+# (arkivlm.row_stages), each writing its own table from that many on:
 #   clean   - Unicode, OCR hyphenation, subtitle cues; rights hold-back   (config: clean, release)
 #   lines   - OCR garbage and ASR artefacts out line by line; running text (config: lines)
 #   langid  - fastText: keep Swedish                                      (config: langid)
@@ -7,11 +9,12 @@
 #   pii     - redact identity numbers, phones, e-mail                     (config: pii)
 # A changed threshold in any of them reruns this rule and those after it, never ingest.
 #
-# Completed work survives a failure or a rerun: each stage's table, dropped documents and removed
-# lines are kept under interim/, dropped/ and lines_removed/ with a fingerprint of its settings, its
-# input and the code (arkivlm.stage_chains). They are not declared outputs, so Snakemake leaves them
-# in place when the rule fails or reruns; the chain then reuses every stage whose fingerprint still
-# matches (a crash in pii, or a changed pii threshold, does not redo clean, lines, langid and quality).
+# Completed work survives a failure or a rerun: each stage's table (or the one pass's), dropped
+# documents and removed lines are kept under interim/, dropped/ and lines_removed/ with a fingerprint
+# of its settings, its input and the code (arkivlm.stage_chains). They are not declared outputs, so
+# Snakemake leaves them in place when the rule fails or reruns; the chain then reuses every stage
+# whose fingerprint still matches (a crash in pii, or a changed pii threshold, never redoes clean;
+# with checkpoints, not lines, langid and quality either).
 # Declared: the stats and audit of every stage, and pii's table (what `corpus` reads).
 
 FILTER_STAGES = ["clean", "lines", "langid", "quality", "pii"]

@@ -1,0 +1,155 @@
+"""lines -> langid -> quality -> pii as one pass over the documents.
+
+Each of the four stages looks at one document at a time, so a Python worker can take a batch of
+documents through all four, handing each stage's kept rows straight to the next: one trip of the
+text between the JVM and Python instead of four, and one cached table instead of four written,
+read back and cached again. The result holds every document once, with the stage that dropped it
+(`_stage`, null when kept) and each stage's own columns; each stage's outputs (dropped documents,
+removed lines, stats, audit) are then written from a view of it by the stage's own `finish`, and
+only pii's kept documents become a table.
+
+Each stage's code is its own partition function (`lines.lines_partition`, ...), fed one batch at a
+time; `python -m arkivlm <stage>` still runs a stage on its own, and the filter chain runs the
+stages one by one, each writing its table, when a table is large enough for those tables to be
+worth keeping as checkpoints (arkivlm.stage_chains).
+"""
+
+from __future__ import annotations
+
+ROW_STAGES = ("lines", "langid", "quality", "pii")
+STAGE_COLUMN = "_stage"
+DROP_COLUMNS = ("drop_reason", "drop_detail")
+
+
+class _Feed:
+    """An endless iterator over whatever batch was put in last: lets a stage's partition function,
+    written over an iterator of batches, be called one batch at a time."""
+
+    def __init__(self):
+        self.batch = None
+
+    def __iter__(self):
+        while True:
+            yield self.batch
+
+
+def stage_results(docs, settings: dict) -> dict:
+    """{stage: the stage's result (lazily)} when each stage runs on the kept rows of the one before:
+    only their schemas are used, to build the fused table's and each stage's view of it."""
+    from arkivlm import langid, lines, pii, quality
+
+    results, kept = {}, docs
+    for stage in ROW_STAGES:
+        s = settings.get(stage, {})
+        if stage == "lines":
+            out, extra = lines.transform(kept, s), lines.EXTRA_COLUMNS
+        elif stage == "langid":
+            out, extra = langid.transform(kept, s), ()
+        elif stage == "quality":
+            out, extra = quality.transform(kept, s), ()
+        else:
+            out, extra = pii.transform(kept), tuple(f"pii_{k}" for k in pii.PII_TYPES)
+        results[stage] = out
+        kept = out.drop(*DROP_COLUMNS, *extra)
+    return results
+
+
+def fused_schema(results: dict):
+    """Every column any stage's result has (pii's, then the lines stage's own), and `_stage`."""
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    fields, seen = [], set()
+    for stage in ("pii", "lines"):
+        for f in results[stage].schema.fields:
+            if f.name not in seen and f.name not in DROP_COLUMNS:
+                fields.append(f)
+                seen.add(f.name)
+    return StructType(fields + [StructField(n, StringType()) for n in (*DROP_COLUMNS, STAGE_COLUMN)])
+
+
+def fused_partition(batches, settings: dict, input_columns: dict, schema):
+    """Batches of clean's documents -> every document once: dropped by a stage (its reason, and the
+    document as that stage left it) or kept by all four (as pii left it); with the lines stage's
+    columns for every document. `input_columns`: {stage: the columns its partition function gets}."""
+    import pandas as pd
+    from pyspark.sql.types import IntegerType, LongType
+
+    from arkivlm import langid, lines, pii, quality
+
+    feeds = {stage: _Feed() for stage in ROW_STAGES}
+    steps = {
+        "lines": lines.lines_partition(feeds["lines"], lines.merged_settings(settings.get("lines", {}))),
+        "langid": langid.langid_partition(feeds["langid"], {**langid.DEFAULTS, **settings.get("langid", {})}),
+        "quality": quality.quality_partition(feeds["quality"], settings.get("quality", {})),
+        "pii": pii.pii_partition(feeds["pii"]),
+    }
+    names = [f.name for f in schema.fields]
+    ints = {f.name: "Int64" if isinstance(f.dataType, LongType) else "Int32"
+            for f in schema.fields if isinstance(f.dataType, (IntegerType, LongType))}
+    for pdf in batches:
+        live = pdf.reset_index(drop=True)
+        parts, line_columns = [], None
+        for stage in ROW_STAGES:
+            if not len(live):
+                break
+            feeds[stage].batch = live[input_columns[stage]]
+            out = next(steps[stage])
+            if stage == "lines":
+                line_columns = out[list(lines.EXTRA_COLUMNS)]
+                out = out.drop(columns=list(lines.EXTRA_COLUMNS))
+            dropped = out["drop_reason"].notna()
+            if dropped.any():
+                parts.append(out[dropped].assign(**{STAGE_COLUMN: stage}))
+            live = out[~dropped].drop(columns=list(DROP_COLUMNS))
+        parts.append(live.assign(**{STAGE_COLUMN: None, "drop_reason": None, "drop_detail": None}))
+        merged = pd.concat(parts, sort=False)
+        if line_columns is not None:
+            merged = merged.join(line_columns)
+        merged = merged.sort_index().reindex(columns=names)
+        for name, dtype in ints.items():
+            merged[name] = merged[name].astype(dtype)
+        yield merged.reset_index(drop=True)
+
+
+def run(spark, settings: dict, in_docs: str, interim: str, dropped: str, stats: str, removed: str,
+        docs_in: int) -> dict:
+    """The four stages over `in_docs` (clean's table, `docs_in` rows) in one pass; each stage's
+    dropped documents and stats as when run alone, pii's kept documents under `interim`/pii.
+    Returns {stage: its stats, with `seconds` (the pass itself counts towards lines)}."""
+    import time
+
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    from arkivlm import langid, lines, pii, quality
+    from arkivlm.stage_chains import stage_paths
+    from arkivlm.tables import DOCUMENT_FIELDS
+
+    langid.load_model({**langid.DEFAULTS, **settings.get("langid", {})}["model"])  # fail here, on the driver
+    docs = spark.read.parquet(in_docs)
+    if "line_conf" not in docs.columns:
+        docs = docs.withColumn("line_conf", F.lit(None).cast("array<double>"))
+    docs = docs.select(*[n for n, _ in DOCUMENT_FIELDS], "line_conf")
+    results = stage_results(docs, settings)
+    schema = fused_schema(results)
+    inputs = {"lines": docs.columns}
+    for before, stage in zip(ROW_STAGES, ROW_STAGES[1:]):
+        inputs[stage] = [c for c in results[before].columns if c not in DROP_COLUMNS
+                         and not (before == "lines" and c in lines.EXTRA_COLUMNS)]
+    fused = docs.mapInPandas(lambda it: fused_partition(it, settings, inputs, schema), schema) \
+        .persist(StorageLevel.MEMORY_AND_DISK_DESER)
+    modules = {"lines": lines, "langid": langid, "quality": quality, "pii": pii}
+    out, n_in = {}, docs_in
+    for i, stage in enumerate(ROW_STAGES):
+        here = F.col(STAGE_COLUMN) == stage
+        view = fused.where(F.col(STAGE_COLUMN).isNull() | F.col(STAGE_COLUMN).isin(*ROW_STAGES[i:])).select(
+            *[F.when(here, F.col(c)).alias(c) if c in DROP_COLUMNS else F.col(c) for c in results[stage].columns])
+        p = stage_paths(stage, interim, dropped, stats)
+        args = (view, settings.get(stage, {}), n_in, p["docs"] if stage == "pii" else None, p["dropped"], p["stats"])
+        t0 = time.perf_counter()
+        st = modules[stage].finish(*args, removed, persist=False) if stage == "lines" else \
+            modules[stage].finish(*args, persist=False)
+        out[stage] = {**st, "seconds": round(time.perf_counter() - t0, 2)}
+        n_in = st["docs_out"]
+    fused.unpersist()
+    return out
