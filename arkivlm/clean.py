@@ -307,7 +307,7 @@ def assemble(texts: list[str], turns: list[bool], drop: list[bool], sep: str = "
 
 PREPARED_DDL = ", ".join(f"{n} {k}" for n, k in DOCUMENT_FIELDS) + \
     ", line_conf array<double>, cue_texts array<string>, cue_turns array<boolean>, cue_keys array<bigint>," \
-    " cue_pairs array<bigint>, content_hash string"
+    " cue_pairs array<bigint>, content_hash bigint"
 CLEANED_DDL = ", ".join(f"{n} {k}" for n, k in DOCUMENT_FIELDS) + \
     ", line_conf array<double>, boilerplate_cues int, drop_reason string, drop_detail string"
 
@@ -323,7 +323,8 @@ def prepare_partition(batches, unwrap_formats: set[str], boilerplate_modalities:
                 hashed = [key_hash(x) for x in k] if modality in boilerplate_modalities else [0] * len(k)
                 cue_texts.append(t); cue_turns.append(tr); cue_keys.append(hashed)
                 cue_pairs.append([pair_key(a, b) for a, b in zip(hashed, hashed[1:])])
-                hashes.append(hashlib.blake2b("\n".join(k).encode(), digest_size=8).hexdigest())
+                # a 64-bit integer, not hex text: the boilerplate count shuffles one row per cue key with it
+                hashes.append(int.from_bytes(hashlib.blake2b("\n".join(k).encode(), digest_size=8).digest(), "little", signed=True))
                 texts.append(None)
             else:
                 cue_texts.append(None); cue_turns.append(None); cue_keys.append(None); cue_pairs.append(None)
