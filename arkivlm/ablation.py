@@ -58,18 +58,9 @@ def apply_stage(df, stage: str, settings: dict):
     """`df` through one filter stage's own transformation (lazily); the rows it keeps."""
     from pyspark.sql import functions as F
 
-    from arkivlm import langid, lines, pii, quality
+    from arkivlm.row_stages import stage_transform
 
-    if stage == "lines":
-        out, drop = lines.transform(df, settings), lines.EXTRA_COLUMNS
-    elif stage == "langid":
-        out, drop = langid.transform(df, settings), ()
-    elif stage == "quality":
-        out, drop = quality.transform(df, settings), ()
-    elif stage == "pii":
-        out, drop = pii.transform(df), tuple(f"pii_{k}" for k in pii.PII_TYPES)
-    else:
-        raise ValueError(f"ablation: no stage {stage!r}")
+    out, drop = stage_transform(df, stage, settings)
     return out.where(F.col("drop_reason").isNull()).drop("drop_reason", "drop_detail", *drop)
 
 

@@ -33,22 +33,27 @@ class _Feed:
             yield self.batch
 
 
+def stage_transform(df, stage: str, settings: dict):
+    """(one row stage's result of `df`, lazily; the columns of it that the stage's kept table leaves out)."""
+    from arkivlm import langid, lines, pii, quality
+
+    if stage == "lines":
+        return lines.transform(df, settings), lines.EXTRA_COLUMNS
+    if stage == "langid":
+        return langid.transform(df, settings), ()
+    if stage == "quality":
+        return quality.transform(df, settings), ()
+    if stage == "pii":
+        return pii.transform(df), tuple(f"pii_{k}" for k in pii.PII_TYPES)
+    raise ValueError(f"no row stage {stage!r}")
+
+
 def stage_results(docs, settings: dict) -> dict:
     """{stage: the stage's result (lazily)} when each stage runs on the kept rows of the one before:
     only their schemas are used, to build the fused table's and each stage's view of it."""
-    from arkivlm import langid, lines, pii, quality
-
     results, kept = {}, docs
     for stage in ROW_STAGES:
-        s = settings.get(stage, {})
-        if stage == "lines":
-            out, extra = lines.transform(kept, s), lines.EXTRA_COLUMNS
-        elif stage == "langid":
-            out, extra = langid.transform(kept, s), ()
-        elif stage == "quality":
-            out, extra = quality.transform(kept, s), ()
-        else:
-            out, extra = pii.transform(kept), tuple(f"pii_{k}" for k in pii.PII_TYPES)
+        out, extra = stage_transform(kept, stage, settings.get(stage, {}))
         results[stage] = out
         kept = out.drop(*DROP_COLUMNS, *extra)
     return results

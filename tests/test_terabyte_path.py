@@ -264,6 +264,19 @@ def _filter_chain_args(spark, tmp_path, small_sample):
             str(tmp_path / "stats"))
 
 
+def _fails_as_a_lost_node(monkeypatch, module, name: str, run) -> None:
+    """`run()` fails with `module.name` raising as on a lost node; the real one is back afterwards."""
+    real = getattr(module, name)
+
+    def crash(*a, **k):
+        raise RuntimeError("node lost")
+
+    monkeypatch.setattr(module, name, crash)
+    with pytest.raises(RuntimeError, match="node lost"):
+        run()
+    monkeypatch.setattr(module, name, real)
+
+
 def test_filter_chain_reuses_completed_stages_after_a_late_failure(spark, tmp_path, small_sample, monkeypatch):
     """From `row_stage_checkpoints_min_docs` documents on, each row stage writes its table, and a
     rerun starts after the last one that completed."""
@@ -271,19 +284,11 @@ def test_filter_chain_reuses_completed_stages_after_a_late_failure(spark, tmp_pa
 
     run_filter = functools.partial(stage_chains.run_filter, checkpoint_min_docs=0)
     args = _filter_chain_args(spark, tmp_path, small_sample)
-    real_pii = pii.run
-
-    def crash(*a, **k):
-        raise RuntimeError("node lost")
-
-    monkeypatch.setattr(pii, "run", crash)
-    with pytest.raises(RuntimeError, match="node lost"):
-        run_filter(*args)
+    _fails_as_a_lost_node(monkeypatch, pii, "run", lambda: run_filter(*args))
     tables = {s: sorted((p.name, p.stat().st_mtime_ns) for p in (tmp_path / "interim" / s).iterdir())
               for s in ("clean", "lines", "langid", "quality")}
     for s in ("clean", "lines", "langid", "quality"):  # what Snakemake removes of a failed job
         (tmp_path / "stats" / f"{s}.json").unlink()
-    monkeypatch.setattr(pii, "run", real_pii)
     result = run_filter(*args)
     assert [s for s, r in result["stages"].items() if r["reused"]] == ["clean", "lines", "langid", "quality"]
     for s, files in tables.items():
@@ -304,17 +309,9 @@ def test_filter_chain_in_one_pass_reuses_clean_after_a_failure(spark, tmp_path, 
     from arkivlm import pii
 
     args = _filter_chain_args(spark, tmp_path, small_sample)
-    real_finish = pii.finish
-
-    def crash(*a, **k):
-        raise RuntimeError("node lost")
-
-    monkeypatch.setattr(pii, "finish", crash)
-    with pytest.raises(RuntimeError, match="node lost"):
-        stage_chains.run_filter(*args)
+    _fails_as_a_lost_node(monkeypatch, pii, "finish", lambda: stage_chains.run_filter(*args))
     clean_files = sorted((p.name, p.stat().st_mtime_ns) for p in (tmp_path / "interim" / "clean").iterdir())
     assert not (tmp_path / "interim" / "lines").exists()
-    monkeypatch.setattr(pii, "finish", real_finish)
     result = stage_chains.run_filter(*args)
     assert [s for s, r in result["stages"].items() if r["reused"]] == ["clean"]
     assert sorted((p.name, p.stat().st_mtime_ns) for p in (tmp_path / "interim" / "clean").iterdir()) == clean_files
