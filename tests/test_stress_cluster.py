@@ -228,7 +228,9 @@ def test_standalone_cluster_with_bounded_executors_runs_ingest_to_corpus(tmp_pat
     assert (corpus.source == "bocker").sum() == 1
     # the 200,000-cue file went through every row-level stage (what quality then made of generated
     # cues is its own decision, in its stats)
-    assert (pd.read_parquet(res / "interim" / "langid", columns=["source"]).source == "tv").sum() == 1
+    past_langid = pd.concat([pd.read_parquet(res / "interim" / "pii", columns=["source"])] +
+                            [pd.read_parquet(res / "dropped" / s, columns=["source"]) for s in ("quality", "pii")])
+    assert (past_langid.source == "tv").sum() == 1
     assert (corpus.source == "artiklar").sum() == ORDINARY
 
     figures = {"archive_build_s": round(t_build, 1), "wall_s": walls, "total_wall_s": round(sum(walls.values()), 1),
