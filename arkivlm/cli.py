@@ -83,7 +83,6 @@ def cmd_split(args):
 
 def cmd_filter(args):
     from arkivlm import stage_chains
-
     from arkivlm.spark import resolve_settings
 
     return stage_chains.run_filter(_spark(args, "filter"), args.settings, args.allow_rights, args.input,

@@ -48,15 +48,17 @@ def stage_transform(df, stage: str, settings: dict):
     raise ValueError(f"no row stage {stage!r}")
 
 
-def stage_results(docs, settings: dict) -> dict:
-    """{stage: the stage's result (lazily)} when each stage runs on the kept rows of the one before:
-    only their schemas are used, to build the fused table's and each stage's view of it."""
-    results, kept = {}, docs
+def stage_results(docs, settings: dict) -> tuple[dict, dict]:
+    """({stage: the stage's result (lazily)}, {stage: the columns it gets}) when each stage runs on
+    the kept rows of the one before: only their schemas are used, to build the fused table, each
+    stage's view of it, and each partition function's input."""
+    results, inputs, kept = {}, {}, docs
     for stage in ROW_STAGES:
+        inputs[stage] = kept.columns
         out, extra = stage_transform(kept, stage, settings.get(stage, {}))
         results[stage] = out
         kept = out.drop(*DROP_COLUMNS, *extra)
-    return results
+    return results, inputs
 
 
 def fused_schema(results: dict):
@@ -135,12 +137,8 @@ def run(spark, settings: dict, in_docs: str, interim: str, dropped: str, stats: 
     if "line_conf" not in docs.columns:
         docs = docs.withColumn("line_conf", F.lit(None).cast("array<double>"))
     docs = docs.select(*[n for n, _ in DOCUMENT_FIELDS], "line_conf")
-    results = stage_results(docs, settings)
+    results, inputs = stage_results(docs, settings)
     schema = fused_schema(results)
-    inputs = {"lines": docs.columns}
-    for before, stage in zip(ROW_STAGES, ROW_STAGES[1:]):
-        inputs[stage] = [c for c in results[before].columns if c not in DROP_COLUMNS
-                         and not (before == "lines" and c in lines.EXTRA_COLUMNS)]
     fused = docs.mapInPandas(lambda it: fused_partition(it, settings, inputs, schema), schema) \
         .persist(StorageLevel.MEMORY_AND_DISK_DESER)
     modules = {"lines": lines, "langid": langid, "quality": quality, "pii": pii}

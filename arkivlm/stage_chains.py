@@ -85,6 +85,21 @@ def reusable(p: dict, fingerprint: str, extra_tables: tuple[str, ...] = ()) -> d
     return m if m.get("fingerprint") == fingerprint else None
 
 
+def completed_outputs(stage: str, p: dict) -> dict:
+    """The stats and audit a stage just wrote, as its marker keeps them."""
+    return {"stats": json.loads(Path(p["stats"]).read_text()),
+            "audit": json.loads((Path(p["stats"]).parent / "audit" / f"{stage}.json").read_text())}
+
+
+def restore_outputs(stage: str, p: dict, done: dict) -> dict:
+    """A reused stage's stats and audit written back from its marker (`completed_outputs`); its result."""
+    from arkivlm.io import write_json
+
+    write_json(done["stats"], p["stats"])
+    write_json(done["audit"], Path(p["stats"]).parent / "audit" / f"{stage}.json")
+    return {**done["stats"], "seconds": 0.0, "reused": True}
+
+
 def run_filter(spark, settings: dict, allow_rights: list[str], in_docs: str, interim: str, dropped: str,
                stats: str, checkpoint_min_docs: int | None = None) -> dict:
     """clean, lines, langid, quality and pii over `in_docs`; `settings` holds each stage's config
@@ -116,9 +131,7 @@ def run_filter(spark, settings: dict, allow_rights: list[str], in_docs: str, int
                                         previous, code)
         done = reusable(p, fingerprint, extra_tables)
         if done:
-            write_json(done["stats"], p["stats"])
-            write_json(done["audit"], Path(p["stats"]).parent / "audit" / f"{stage}.json")
-            results[stage] = {**done["stats"], "seconds": 0.0, "reused": True}
+            results[stage] = restore_outputs(stage, p, done)
             log.info("%s: reused (settings, input and code unchanged since it completed)", stage)
             previous = p["docs"]
             continue
@@ -130,9 +143,7 @@ def run_filter(spark, settings: dict, allow_rights: list[str], in_docs: str, int
             module = {"langid": langid, "quality": quality, "pii": pii}[stage]
             call = lambda: module.run(spark, s, previous, p["docs"], p["dropped"], p["stats"])
         results[stage] = _timed(stage, call)
-        audit = json.loads((Path(p["stats"]).parent / "audit" / f"{stage}.json").read_text())
-        write_json({"fingerprint": fingerprint, "stats": json.loads(Path(p["stats"]).read_text()), "audit": audit},
-                   Path(p["docs"]) / STAGE_MARKER)
+        write_json({"fingerprint": fingerprint, **completed_outputs(stage, p)}, Path(p["docs"]) / STAGE_MARKER)
         previous = p["docs"]
     return summary("filter", results)
 
@@ -148,25 +159,17 @@ def run_row_stages_fused(spark, settings: dict, in_docs: str, interim: str, drop
     removed = str(Path(interim).parent / "lines_removed")
     fingerprint = stage_fingerprint("+".join(row_stages.ROW_STAGES),
                                     {s: settings.get(s, {}) for s in row_stages.ROW_STAGES}, in_docs, code)
-    marker = Path(paths["pii"]["docs"]) / STAGE_MARKER
-    done = json.loads(marker.read_text()) if marker.exists() else {}
-    if done.get("fingerprint") == fingerprint and "stages" in done and \
-            all(os.path.isdir(t) for t in (removed, *(p["dropped"] for p in paths.values()))):
-        results = {}
-        for stage, p in paths.items():
-            write_json(done["stages"][stage]["stats"], p["stats"])
-            write_json(done["stages"][stage]["audit"], Path(p["stats"]).parent / "audit" / f"{stage}.json")
-            results[stage] = {**done["stages"][stage]["stats"], "seconds": 0.0, "reused": True}
+    done = reusable(paths["pii"], fingerprint, (removed, *(p["dropped"] for p in paths.values())))
+    if done:
+        results = {stage: restore_outputs(stage, p, done["stages"][stage]) for stage, p in paths.items()}
         log.info("lines, langid, quality, pii: reused (settings, input and code unchanged since they completed)")
         return results
     t0 = time.perf_counter()
     results = row_stages.run(spark, settings, in_docs, interim, dropped, stats, removed, docs_in)
     log.info("row_stages: lines, langid, quality and pii in one pass, %s in, %s out, %.1f s", docs_in,
              results["pii"]["docs_out"], time.perf_counter() - t0)
-    write_json({"fingerprint": fingerprint,
-                "stages": {stage: {"stats": json.loads(Path(p["stats"]).read_text()),
-                                   "audit": json.loads((Path(p["stats"]).parent / "audit" / f"{stage}.json").read_text())}
-                           for stage, p in paths.items()}}, marker)
+    write_json({"fingerprint": fingerprint, "stages": {stage: completed_outputs(stage, p) for stage, p in paths.items()}},
+               Path(paths["pii"]["docs"]) / STAGE_MARKER)
     return results
 
 
