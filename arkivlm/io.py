@@ -14,6 +14,21 @@ def _tmp_beside(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
 
 
+def remove_stale_tmps(final: Path) -> None:
+    """Remove what a writer of `final` killed mid-write left beside it. Only one job writes a path
+    at a time (Snakemake's outputs; a stage run by hand owns its outputs), so every temporary
+    sibling of `final` found before a write is a dead writer's."""
+    prefix = f".{final.name}.tmp-"
+    if not final.parent.is_dir():
+        return
+    for leftover in final.parent.iterdir():
+        if leftover.name.startswith(prefix):
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+
+
 def replace_dir(tmp: Path, final: Path) -> None:
     if final.exists():
         old = _tmp_beside(final)
@@ -29,6 +44,7 @@ def write_parquet(df, path: str | os.PathLike) -> None:
     """Write a Spark DataFrame as a Parquet directory, atomically."""
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_tmps(final)
     tmp = _tmp_beside(final)
     df.write.mode("overwrite").parquet(str(tmp))
     for crc in tmp.glob(".*.crc"):
@@ -39,6 +55,7 @@ def write_parquet(df, path: str | os.PathLike) -> None:
 def write_json(obj, path: str | os.PathLike) -> None:
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_tmps(final)
     tmp = _tmp_beside(final)
     tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, final)

@@ -169,6 +169,21 @@ def test_large_tables_are_written_in_many_sorted_files_the_same_every_time(spark
     assert contents[0] == contents[1]
 
 
+def test_a_write_removes_what_a_killed_writer_of_the_same_table_left(spark, tmp_path):
+    from arkivlm.io import write_json, write_parquet
+
+    dead = tmp_path / ".ingest.tmp-0fc7573f"  # a SIGKILL in the middle of Spark's write
+    dead.mkdir()
+    (dead / "part-00000.parquet").write_bytes(b"half a file")
+    (tmp_path / ".ingest.json.tmp-1a2b3c4d").write_text("{")
+    other = tmp_path / ".ingest_v2.tmp-5e6f7a8b"  # another table's: not this writer's to remove
+    other.mkdir()
+    write_parquet(spark.createDataFrame(pd.DataFrame({"id": ["a", "b"]})), tmp_path / "ingest")
+    write_json({"docs": 2}, tmp_path / "ingest.json")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".ingest_v2.tmp-5e6f7a8b", "ingest", "ingest.json"]
+    assert sorted(pd.read_parquet(tmp_path / "ingest").id) == ["a", "b"]
+
+
 # --- 5. listing on the executors -----------------------------------------------------------------
 
 def nested_tree(root: Path, top: int = 12, sub: int = 3, files: int = 4) -> None:
