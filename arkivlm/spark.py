@@ -9,6 +9,7 @@ computed from the allocation (`ARKIVLM_SPARK_CONF`, spark.* settings as JSON).
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -216,5 +217,8 @@ def start_python_workers(spark) -> threading.Thread:
 
     thread = threading.Thread(target=run, name="start-python-workers", daemon=True)
     thread.start()
+    # a stage that ends first (all its work reused) waits the second it takes, rather than exit with
+    # the job running and the JVM logging its tasks' failures (this handler runs before pyspark's)
+    atexit.register(thread.join, 60)
     return thread
 
