@@ -119,8 +119,7 @@ class SwedishClassifier:
 
 
 def langid_partition(batches, settings: dict):
-    """The stage over batches of documents; `settings`: its config section (defaults filled in here)."""
-    clf = SwedishClassifier({**DEFAULTS, **(settings or {})})
+    clf = SwedishClassifier(settings)
     for pdf in batches:
         results = clf.judge([t or "" for t in pdf["text"]])
         out = pdf.assign(
@@ -134,7 +133,8 @@ def langid_partition(batches, settings: dict):
 
 def transform(docs, settings: dict):
     """`docs` with language scores and a `drop_reason` (lazily): the stage without its outputs."""
-    return docs.select(*[n for n, _ in DOCUMENT_FIELDS]).mapInPandas(lambda it: langid_partition(it, settings), LID_DDL)
+    s = {**DEFAULTS, **(settings or {})}
+    return docs.select(*[n for n, _ in DOCUMENT_FIELDS]).mapInPandas(lambda it: langid_partition(it, s), LID_DDL)
 
 
 def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, out_stats: str) -> dict:

@@ -78,8 +78,7 @@ def redact(text: str) -> tuple[str, dict[str, int]]:
     return text, counts
 
 
-def pii_partition(batches, settings: dict | None = None):
-    """The stage over batches of documents (it has no settings of its own yet)."""
+def pii_partition(batches):
     import pandas as pd
 
     for pdf in batches:
@@ -98,13 +97,13 @@ def pii_partition(batches, settings: dict | None = None):
         yield with_int_columns(out)
 
 
-def transform(docs, settings: dict | None = None):
+def transform(docs):
     """`docs` redacted, with counts per PII type (`pii_<type>`) and a null `drop_reason` (lazily)."""
     from pyspark.sql.types import IntegerType, StringType, StructField, StructType
 
     schema = StructType(docs.schema.fields + [StructField(f"pii_{k}", IntegerType()) for k in PII_TYPES]
                         + [StructField("drop_reason", StringType()), StructField("drop_detail", StringType())])
-    return docs.mapInPandas(lambda it: pii_partition(it, settings), schema)
+    return docs.mapInPandas(pii_partition, schema)
 
 
 def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, out_stats: str) -> dict:
