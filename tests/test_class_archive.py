@@ -1,5 +1,5 @@
-"""The Spark driver's class-data archive (arkivlm.class_archive): built once per environment, used by
-every stage's session, never a truncated one."""
+"""The Spark driver's JVM options: the class-data archive (arkivlm.class_archive), built once per
+environment, used by every stage's session, never a truncated one; and the JIT (`spark.driver_jit`)."""
 
 import json
 import subprocess
@@ -49,7 +49,8 @@ def test_a_stage_session_loads_sparks_classes_from_the_archive(archive, tmp_path
 
 
 def test_switched_off_by_config():
-    assert driver_java_options({"class_archive": False}) == "-Dlog4j2.level=WARN"
+    assert driver_java_options({"class_archive": False, "driver_jit": "tiered"}) == "-Dlog4j2.level=WARN"
+    assert "SharedArchiveFile" not in driver_java_options({"class_archive": False})
 
 
 def test_a_truncated_archive_is_never_put_in_place(archive, tmp_path):
@@ -65,10 +66,26 @@ def test_without_java_stages_run_without_an_archive(monkeypatch):
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setenv("PATH", "/nonexistent")
     assert class_archive.archive_path() is None
-    assert driver_java_options({}) == "-Dlog4j2.level=WARN"
+    assert driver_java_options({"driver_jit": "tiered"}) == "-Dlog4j2.level=WARN"
     assert class_archive.build() is None
 
 
 def test_the_archive_is_named_by_java_and_spark(archive):
     assert archive.name == f"spark-classes-{class_archive.archive_key()}.jsa"
     assert archive.parent == class_archive.archive_path().parent
+
+
+def jvm_arguments(spark) -> list[str]:
+    return list(spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
+
+
+def test_a_stage_sessions_jvm_compiles_with_the_first_tier_only(spark):
+    """The test session is made by get_session with the default `driver_jit` (c1): the option reaches
+    the JVM that runs the tasks, not just the settings."""
+    assert "-XX:TieredStopAtLevel=1" in jvm_arguments(spark)
+
+
+def test_tiered_leaves_the_jvms_default_and_other_values_fail():
+    assert "TieredStopAtLevel" not in driver_java_options({"driver_jit": "tiered"})
+    with pytest.raises(ValueError, match="spark.driver_jit"):
+        driver_java_options({"driver_jit": "c2"})

@@ -124,6 +124,13 @@ def test_unknown_format(tmp_path):
     assert "docx" in out and "format" in out
 
 
+def test_unknown_driver_jit(tmp_path):
+    cfg = good_config(tmp_path)
+    cfg["spark"] = {"driver_jit": "c2"}
+    out = dry_run_error(tmp_path, cfg)
+    assert "driver_jit" in out and "c2" in out
+
+
 def test_preset_of_the_other_family(tmp_path):
     cfg = good_config(tmp_path)
     cfg["models"] = [{"name": "bert_huge", "type": "masked", "preset": "7b"}]
