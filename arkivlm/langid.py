@@ -119,7 +119,8 @@ class SwedishClassifier:
 
 
 def langid_partition(batches, settings: dict):
-    clf = SwedishClassifier(settings)
+    """The stage over batches of documents; `settings`: its config section (defaults filled in here)."""
+    clf = SwedishClassifier({**DEFAULTS, **(settings or {})})
     for pdf in batches:
         results = clf.judge([t or "" for t in pdf["text"]])
         out = pdf.assign(
@@ -133,8 +134,7 @@ def langid_partition(batches, settings: dict):
 
 def transform(docs, settings: dict):
     """`docs` with language scores and a `drop_reason` (lazily): the stage without its outputs."""
-    s = {**DEFAULTS, **(settings or {})}
-    return docs.select(*[n for n, _ in DOCUMENT_FIELDS]).mapInPandas(lambda it: langid_partition(it, s), LID_DDL)
+    return docs.select(*[n for n, _ in DOCUMENT_FIELDS]).mapInPandas(lambda it: langid_partition(it, settings), LID_DDL)
 
 
 def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, out_stats: str) -> dict:

@@ -112,7 +112,8 @@ class LineJudge:
 
 
 def lines_partition(batches, settings: dict):
-    judge = LineJudge(settings)
+    """The stage over batches of documents; `settings`: its config section (defaults filled in here)."""
+    judge = LineJudge(merged_settings(settings))
     for pdf in batches:
         results = judge.judge_batch(pdf.to_dict("records"))
         out = pdf.drop(columns=["line_conf"]).assign(
@@ -129,10 +130,9 @@ def transform(docs, settings: dict):
     """`docs` with their kept lines joined, the removed lines and a `drop_reason` (lazily)."""
     from pyspark.sql import functions as F
 
-    s = merged_settings(settings)
     if "line_conf" not in docs.columns:
         docs = docs.withColumn("line_conf", F.lit(None).cast("array<double>"))
-    return docs.select(*[n for n, _ in DOCUMENT_FIELDS], "line_conf").mapInPandas(lambda it: lines_partition(it, s), LINES_DDL)
+    return docs.select(*[n for n, _ in DOCUMENT_FIELDS], "line_conf").mapInPandas(lambda it: lines_partition(it, settings), LINES_DDL)
 
 
 def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, out_stats: str,

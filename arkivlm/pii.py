@@ -78,7 +78,8 @@ def redact(text: str) -> tuple[str, dict[str, int]]:
     return text, counts
 
 
-def pii_partition(batches):
+def pii_partition(batches, settings: dict | None = None):
+    """The stage over batches of documents (it has no settings of its own yet)."""
     import pandas as pd
 
     for pdf in batches:
@@ -97,13 +98,13 @@ def pii_partition(batches):
         yield with_int_columns(out)
 
 
-def transform(docs):
+def transform(docs, settings: dict | None = None):
     """`docs` redacted, with counts per PII type (`pii_<type>`) and a null `drop_reason` (lazily)."""
     from pyspark.sql.types import IntegerType, StringType, StructField, StructType
 
     schema = StructType(docs.schema.fields + [StructField(f"pii_{k}", IntegerType()) for k in PII_TYPES]
                         + [StructField("drop_reason", StringType()), StructField("drop_detail", StringType())])
-    return docs.mapInPandas(pii_partition, schema)
+    return docs.mapInPandas(lambda it: pii_partition(it, settings), schema)
 
 
 def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, out_stats: str) -> dict:

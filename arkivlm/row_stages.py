@@ -33,19 +33,27 @@ class _Feed:
             yield self.batch
 
 
-def stage_transform(df, stage: str, settings: dict):
-    """(one row stage's result of `df`, lazily; the columns of it that the stage's kept table leaves out)."""
+def stage_code(stage: str):
+    """(transform, partition function, the columns its kept table leaves out) of a row stage: the
+    transform runs it in Spark by itself, the partition function over one batch at a time in the
+    one pass; both take the stage's config section as it is."""
     from arkivlm import langid, lines, pii, quality
 
-    if stage == "lines":
-        return lines.transform(df, settings), lines.EXTRA_COLUMNS
-    if stage == "langid":
-        return langid.transform(df, settings), ()
-    if stage == "quality":
-        return quality.transform(df, settings), ()
-    if stage == "pii":
-        return pii.transform(df), tuple(f"pii_{k}" for k in pii.PII_TYPES)
-    raise ValueError(f"no row stage {stage!r}")
+    code = {
+        "lines": (lines.transform, lines.lines_partition, lines.EXTRA_COLUMNS),
+        "langid": (langid.transform, langid.langid_partition, ()),
+        "quality": (quality.transform, quality.quality_partition, ()),
+        "pii": (pii.transform, pii.pii_partition, tuple(f"pii_{k}" for k in pii.PII_TYPES)),
+    }
+    if stage not in code:
+        raise ValueError(f"no row stage {stage!r}")
+    return code[stage]
+
+
+def stage_transform(df, stage: str, settings: dict):
+    """(one row stage's result of `df`, lazily; the columns of it that the stage's kept table leaves out)."""
+    transform, _, extra = stage_code(stage)
+    return transform(df, settings), extra
 
 
 def stage_results(docs, settings: dict) -> tuple[dict, dict]:
@@ -81,15 +89,10 @@ def fused_partition(batches, settings: dict, input_columns: dict, schema):
     import pandas as pd
     from pyspark.sql.types import IntegerType, LongType
 
-    from arkivlm import langid, lines, pii, quality
+    from arkivlm import lines
 
     feeds = {stage: _Feed() for stage in ROW_STAGES}
-    steps = {
-        "lines": lines.lines_partition(feeds["lines"], lines.merged_settings(settings.get("lines", {}))),
-        "langid": langid.langid_partition(feeds["langid"], {**langid.DEFAULTS, **settings.get("langid", {})}),
-        "quality": quality.quality_partition(feeds["quality"], settings.get("quality", {})),
-        "pii": pii.pii_partition(feeds["pii"]),
-    }
+    steps = {stage: stage_code(stage)[1](feeds[stage], settings.get(stage, {})) for stage in ROW_STAGES}
     names = [f.name for f in schema.fields]
     ints = {f.name: "Int64" if isinstance(f.dataType, LongType) else "Int32"
             for f in schema.fields if isinstance(f.dataType, (IntegerType, LongType))}
