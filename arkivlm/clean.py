@@ -398,19 +398,22 @@ def run(spark, settings: dict, allow_rights: list[str], in_docs: str, out_docs: 
     prepared = prepare(docs, settings).persist(StorageLevel.MEMORY_AND_DISK_DESER)
 
     # Cue keys and consecutive pairs found in at least `min_docs` different programmes of a source,
-    # counted together: both are 64-bit hashes of different strings, so one set holds both.
+    # counted together: both are 64-bit hashes of different strings, so one set holds both. A
+    # programme aired twice (the same `content_hash`) counts once: one copy of each is kept before
+    # its keys are exploded, which shuffles a row per programme rather than a row per cue (on the
+    # real newsreels at 16x, 6 s instead of 15 s for the same sets).
     frequent = (
         prepared.where(F.col("cue_keys").isNotNull() & F.col("modality").isin(list(bp["modalities"])))
-        .select("source", "content_hash", F.explode(F.array_distinct(F.concat("cue_keys", "cue_pairs"))).alias("key"))
+        .select("source", "content_hash", "cue_keys", "cue_pairs")
+        .dropDuplicates(["source", "content_hash"])
+        .select("source", F.explode(F.array_distinct(F.concat("cue_keys", "cue_pairs"))).alias("key"))
         .where(F.col("key") != 0)
-        .distinct()
         .groupBy("source", "key").count()
         .where(F.col("count") >= bp["min_docs"])
         .select("source", "key")
     )
-    frequent_by_source: dict[str, set] = {}
-    for row in frequent.toLocalIterator():
-        frequent_by_source.setdefault(row["source"], set()).add(row["key"])
+    # through Arrow, all partitions at once (toLocalIterator computes them one after another)
+    frequent_by_source = {src: set(keys.tolist()) for src, keys in frequent.toPandas().groupby("source")["key"]}
     shared = spark.sparkContext.broadcast({src: frozenset(keys) for src, keys in frequent_by_source.items()})
     result = assembled(prepared, settings, allow_rights, shared).persist(StorageLevel.MEMORY_AND_DISK_DESER)
     held = result.where(F.col("drop_reason") == "rights_not_released").groupBy("source").count()

@@ -86,3 +86,36 @@ def test_ftfy_shortcut_gives_what_ftfy_gives_on_real_newsreel_cues():
         if raw in planted:
             assert isinstance(plan, planted[raw]), (raw, plan)
     assert len(raws) > 10_000 and kinds["table"] > 50 and kinds["skip"] > 0.9 * len(raws), kinds
+
+
+def test_the_stage_removes_an_intro_shared_by_programmes_but_not_a_programme_aired_again(spark, tmp_path):
+    """The boilerplate count in Spark: an intro opening five different programmes of a source is
+    removed from each; a programme aired five times (the same cues) counts once, so none of its
+    cues is boilerplate."""
+    import json
+
+    import pandas as pd
+
+    from arkivlm.tables import DOCUMENT_FIELDS
+
+    intro = ["Välkomna till Veckorevyn.", "Här kommer veckans nyheter."]
+    rows = []
+    for i in range(5):
+        body = [f"Programmet nummer {i} handlar om ämne {i}.", f"Det var allt för i dag, sa talaren {i}."]
+        rows.append(("revy", f"/a/revy{i}.srt", intro + body))
+        rows.append(("repris", f"/a/repris{i}.srt", ["Samma program igen.", "Det sänds fem gånger.", "Hej då."]))
+    columns = [n for n, _ in DOCUMENT_FIELDS]
+    pdf = pd.DataFrame([{**{n: None for n in columns}, "id": f"{src}{i}", "source": src, "modality": "subtitle",
+                         "rights": "public", "format": "srt", "path": path, "record": 0, "ocr": False, "cues": cues,
+                         "line_conf": None}
+                        for i, (src, path, cues) in enumerate(rows)])
+    spark.createDataFrame(pdf, ", ".join(f"{n} {k}" for n, k in DOCUMENT_FIELDS) + ", cues array<string>, line_conf array<double>") \
+        .write.parquet(str(tmp_path / "ingest"))
+    stats = clean.run(spark, {}, ["public"], str(tmp_path / "ingest"), str(tmp_path / "clean"),
+                      str(tmp_path / "dropped"), str(tmp_path / "clean.json"))
+    out = pd.read_parquet(tmp_path / "clean").set_index("id")["text"]
+    assert stats["frequent_cue_keys_and_pairs"] == {"revy": 3}  # two intro cues and their pair
+    assert json.loads((tmp_path / "clean.json").read_text())["boilerplate_cues_removed"] == 10
+    for i in range(0, 10, 2):
+        assert "Veckorevyn" not in out[f"revy{i}"] and f"nummer {i // 2}" in out[f"revy{i}"]
+        assert out[f"repris{i + 1}"].split("\n") == ["Samma program igen.", "Det sänds fem gånger.", "Hej då."]
