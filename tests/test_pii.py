@@ -2,6 +2,7 @@ import random
 
 import pytest
 
+from arkivlm import pii
 from arkivlm.pii import luhn_ok, redact
 from arkivlm.sample import text as T
 
@@ -52,3 +53,37 @@ def test_generated_numbers_are_found_and_valid():
         assert luhn_ok("".join(ch for ch in number if ch.isdigit())[-10:])
         _, counts = redact(f"nr {number}.")
         assert counts["personnummer"] + counts["samordningsnummer"] == 1, number
+
+
+def test_the_scans_skipped_where_nothing_can_match_change_nothing():
+    """`redact` runs each pattern only where it could redact: the same text and counts as running
+    all three everywhere, on real-looking text and on random strings of digits and separators."""
+    import random
+
+    def every_scan(text):
+        counts = dict.fromkeys(pii.PII_TYPES, 0)
+
+        def id_sub(m):
+            kind = pii._id_kind(m)
+            if kind:
+                counts[kind] += 1
+            return pii.PLACEHOLDERS[kind] if kind else m.group(0)
+
+        def phone_or_email(kind):
+            def f(m):
+                if kind == "phone" and not 8 <= sum(ch.isdigit() for ch in m.group(0)) <= 15:
+                    return m.group(0)
+                counts[kind] += 1
+                return pii.PLACEHOLDERS[kind]
+            return f
+
+        text = pii._ID_NUMBER.sub(id_sub, text)
+        text = pii._EMAIL.sub(phone_or_email("email"), text)
+        return pii._PHONE.sub(phone_or_email("phone"), text), counts
+
+    rng = random.Random(7)
+    texts = ["Ring 08-123 45 67 eller +46 8 123 45 67, mejla a.b@kb.se. Pnr 19121212-1212 och 121212-1212.",
+             "Tel 0701234567, ٠٧٠١٢٣٤٥٦٧ och 123456 7", "+1 202 555 0143", "08-12 34 56", "Året 1937 och 1938."]
+    texts += ["".join(rng.choice("0123456789 -+()@.ab\n٣") for _ in range(rng.randint(0, 40))) for _ in range(5000)]
+    assert [pii.redact(t) for t in texts] == [every_scan(t) for t in texts]
+    assert pii.redact(texts[0])[1] == {"personnummer": 2, "samordningsnummer": 0, "email": 1, "phone": 2}
