@@ -341,3 +341,29 @@ def test_filter_chain_in_one_pass_reuses_clean_after_a_failure(spark, tmp_path, 
 
     changed = stage_chains.run_filter(spark, {"langid": {"threshold": 0.6}}, *args[2:])
     assert [s for s, r in changed["stages"].items() if r["reused"]] == ["clean"]
+
+
+def test_a_files_real_path_resolved_per_directory_is_realpaths(tmp_path, monkeypatch):
+    """ingest's symlink check resolves each directory once: the same answer as os.path.realpath for
+    plain files, symlinked files, files under a symlinked directory and relative paths."""
+    import os
+
+    nested_tree(tmp_path / "arkiv")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.srt").write_text("x")
+    (tmp_path / "arkiv" / "1902" / "00" / "escape.srt").symlink_to(outside / "secret.srt")
+    (tmp_path / "arkiv" / "via").symlink_to(tmp_path / "arkiv" / "1903", target_is_directory=True)
+    (tmp_path / "arkiv" / "rel.srt").symlink_to(Path("1904") / "01" / "p2.srt")
+    (tmp_path / "arkiv" / "deep").symlink_to(tmp_path / "arkiv" / "1903" / "00", target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    paths = [str(p) for p in sorted((tmp_path / "arkiv").rglob("*.srt"))]
+    paths += [str(tmp_path / p) for p in ("arkiv/via/00/p1.srt", "arkiv/1900/loop/top.srt", "arkiv/rel.srt",
+                                          "arkiv/1902/00/escape.srt", "arkiv/via/../1905/00/p0.srt",
+                                          "arkiv/1900/loop/1901/./00/link.srt", "arkiv/deep/../01/p1.srt")]
+    paths += ["arkiv/via/00/p1.srt", "arkiv/rel.srt"]
+    for path in paths:
+        assert ingest.real_file_path(path) == os.path.realpath(path), path
+    assert ingest.real_file_path("arkiv/1902/00/escape.srt") == str(outside / "secret.srt")
+    assert ingest.real_file_path("arkiv/via/00/p1.srt") == str(tmp_path / "arkiv" / "1903" / "00" / "p1.srt")
+    assert ingest.real_file_path(str(tmp_path / "arkiv/deep/../01/p1.srt")) == str(tmp_path / "arkiv/1903/01/p1.srt")
