@@ -44,8 +44,9 @@ WARM_UP_SOURCES = [
 ]
 
 
-def archive_key() -> str | None:
-    """A key of the JVM build and the Spark jars the driver runs, or None without Java."""
+def archive_key(local_fs_permissions: str = "nio") -> str | None:
+    """A key of the JVM build, the Spark jars and the extra jar (arkivlm.local_fs) the driver runs,
+    or None without Java: an archive only maps into a JVM started with the classpath it was dumped from."""
     java = java_executable()
     if java is None:
         return None
@@ -56,19 +57,24 @@ def archive_key() -> str | None:
     libjvm = os.path.join(home, "lib", "server", "libjvm.so")
     jvm_stat = os.stat(libjvm if os.path.exists(libjvm) else java)
     jars = os.path.join(os.path.dirname(pyspark.__file__), "jars")
+    from arkivlm import local_fs
+
+    extra = local_fs.session_conf(local_fs_permissions).get("spark.driver.extraClassPath")
     parts = [java, jvm_stat.st_size, int(jvm_stat.st_mtime), pyspark.__version__, os.path.realpath(jars)]
+    if extra:
+        parts.append(extra)
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 
-def archive_path() -> Path | None:
+def archive_path(local_fs_permissions: str = "nio") -> Path | None:
     """Where this environment keeps its archive (inside the environment that holds pyspark)."""
-    key = archive_key()
+    key = archive_key(local_fs_permissions)
     return None if key is None else Path(sys.prefix) / "share" / "arkivlm" / f"spark-classes-{key}.jsa"
 
 
-def driver_java_options() -> str:
+def driver_java_options(local_fs_permissions: str = "nio") -> str:
     """The JVM options that use this environment's archive; '' where none has been built."""
-    path = archive_path()
+    path = archive_path(local_fs_permissions)
     if path is None or not path.is_file():
         return ""
     return f"-XX:SharedArchiveFile={path} {USE_OPTIONS}"
@@ -110,6 +116,9 @@ def loads(java: str, path: Path) -> bool:
 def build(force: bool = False) -> Path | None:
     """Build this environment's archive (a no-op where it exists). Returns its path, or None where
     there is no Java or it could not be built (stages then run without it, as before)."""
+    from arkivlm import local_fs
+
+    local_fs.build()  # first: the archive is dumped from a JVM with its jar on the classpath
     path, java = archive_path(), java_executable()
     if path is None or java is None:
         print("class archive: no Java found; Spark stages run without one", file=sys.stderr)

@@ -26,6 +26,7 @@ DEFAULTS = {
     "local_dir": None,
     "class_archive": True,
     "driver_jit": "c1",
+    "local_fs_permissions": "nio",
     "row_stage_checkpoints_min_docs": 1_000_000,
     "extra_conf": {},
 }
@@ -144,7 +145,8 @@ def driver_java_options(settings: dict) -> str:
     jit = settings.get("driver_jit", "c1")
     if jit not in ("c1", "tiered"):
         raise ValueError(f"spark.driver_jit: {jit!r} is neither 'c1' nor 'tiered'")
-    archive = class_archive.driver_java_options() if settings.get("class_archive", True) else ""
+    archive = class_archive.driver_java_options(settings.get("local_fs_permissions", "nio")) \
+        if settings.get("class_archive", True) else ""
     return " ".join(o for o in ("-Dlog4j2.level=WARN", "-XX:TieredStopAtLevel=1" if jit == "c1" else "", archive) if o)
 
 
@@ -154,6 +156,8 @@ def get_session(settings: dict | None = None, app_name: str = "arkivlm"):
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
+
+    from arkivlm import local_fs
 
     master = os.environ.get("ARKIVLM_SPARK_MASTER") or settings["master"]
     builder = (
@@ -199,7 +203,12 @@ def get_session(settings: dict | None = None, app_name: str = "arkivlm"):
         cores = (os.cpu_count() or 1) if threads == "*" else int(threads)
         builder = builder.config("spark.sql.files.minPartitionNum", str(4 * cores))
     launcher_conf = json.loads(os.environ.get(CONF_ENV) or "{}") if os.environ.get("ARKIVLM_SPARK_MASTER") else {}
-    for key, value in {**launcher_conf, **settings.get("extra_conf", {})}.items():
+    user_conf = {**launcher_conf, **settings.get("extra_conf", {})}
+    fs_conf = local_fs.session_conf(settings["local_fs_permissions"])
+    for key in ("spark.driver.extraClassPath", "spark.executor.extraClassPath"):
+        if key in fs_conf and key in user_conf:  # a classpath of the user's own keeps the file system's jar
+            user_conf[key] = f"{fs_conf[key]}{os.pathsep}{user_conf[key]}"
+    for key, value in {**fs_conf, **user_conf}.items():
         builder = builder.config(key, str(value))
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")

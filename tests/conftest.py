@@ -13,8 +13,10 @@ ARTIFACTS = REPO / "test-artifacts"
 @pytest.fixture(scope="session")
 def spark():
     """One real SparkSession for the whole test session."""
+    from arkivlm import local_fs
     from arkivlm.spark import get_session
 
+    local_fs.build()  # `make test` built it (make spark-classes); built here where it did not
     session = get_session({"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "2g"}, app_name="arkivlm-tests")
     yield session
     session.stop()

@@ -89,3 +89,60 @@ def test_tiered_leaves_the_jvms_default_and_other_values_fail():
     assert "TieredStopAtLevel" not in driver_java_options({"driver_jit": "tiered"})
     with pytest.raises(ValueError, match="spark.driver_jit"):
         driver_java_options({"driver_jit": "c2"})
+
+
+# --- Hadoop's local file system without a chmod process per file (arkivlm.local_fs) -------------
+
+def test_a_stage_session_writes_through_the_nio_file_system(spark, tmp_path):
+    """The test session is made by get_session with the default `local_fs_permissions` (nio): the
+    class is the file system Spark writes with, and a table's files and directories get the modes
+    Hadoop's chmod gives them (umask 022)."""
+    import os
+    import stat
+
+    from arkivlm import local_fs
+
+    if local_fs.javac_executable() is None:
+        pytest.skip("no javac here: the session keeps Hadoop's default, which the workflow tests cover")
+    jvm = spark.sparkContext._jvm
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    fs = jvm.org.apache.hadoop.fs.FileSystem.get(jvm.java.net.URI("file:///"), conf)
+    assert fs.getClass().getName() == local_fs.CLASS
+    spark.range(10).repartition(2).write.parquet(str(tmp_path / "t" / "table"))
+    modes = {p.name: stat.S_IMODE(os.stat(p).st_mode) for p in (tmp_path / "t").rglob("*")}
+    assert modes["table"] == 0o755
+    files = [n for n in modes if n.endswith(".parquet")]
+    assert len(files) == 2 and all(modes[n] == 0o644 for n in files)
+
+
+def test_nio_permissions_are_the_ones_chmod_sets(spark, tmp_path):
+    """NioLocalFileSystem.setPermission against Hadoop's own (a chmod process) on the same modes,
+    the sticky bit (which java.nio cannot set, so it goes to chmod) included."""
+    import os
+    import stat
+
+    from arkivlm import local_fs
+
+    if local_fs.javac_executable() is None:
+        pytest.skip("no javac here: nothing to compare")
+    jvm = spark.sparkContext._jvm
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    nio, hadoop = getattr(jvm.arkivlm.hadoop, "NioLocalFileSystem$Raw")(), jvm.org.apache.hadoop.fs.RawLocalFileSystem()
+    for fs in (nio, hadoop):
+        fs.initialize(jvm.java.net.URI("file:///"), conf)
+    for mode in ("600", "640", "644", "700", "750", "755", "444", "000", "1777"):
+        got = {}
+        for name, fs in (("nio", nio), ("hadoop", hadoop)):
+            path = tmp_path / f"{name}-{mode}"
+            path.mkdir() if mode == "1777" else path.write_text("x")
+            fs.setPermission(jvm.org.apache.hadoop.fs.Path(str(path)), jvm.org.apache.hadoop.fs.permission.FsPermission(mode))
+            got[name] = stat.S_IMODE(os.stat(path).st_mode)
+        assert got["nio"] == got["hadoop"] == int(mode, 8), mode
+
+
+def test_chmod_keeps_hadoops_default_and_other_values_fail():
+    from arkivlm import local_fs
+
+    assert local_fs.session_conf("chmod") == {}
+    with pytest.raises(ValueError, match="spark.local_fs_permissions"):
+        local_fs.session_conf("posix")

@@ -131,6 +131,13 @@ def test_unknown_driver_jit(tmp_path):
     assert "driver_jit" in out and "c2" in out
 
 
+def test_unknown_local_fs_permissions(tmp_path):
+    cfg = good_config(tmp_path)
+    cfg["spark"] = {"local_fs_permissions": "posix"}
+    out = dry_run_error(tmp_path, cfg)
+    assert "local_fs_permissions" in out and "posix" in out
+
+
 def test_preset_of_the_other_family(tmp_path):
     cfg = good_config(tmp_path)
     cfg["models"] = [{"name": "bert_huge", "type": "masked", "preset": "7b"}]
