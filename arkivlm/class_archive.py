@@ -25,6 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from arkivlm.io import environment_file_dir, install_environment_file
 from arkivlm.spark import get_session, java_executable
 
 # Quiet: an archive the JVM cannot use (another JVM build, another classpath) is ignored.
@@ -125,10 +126,7 @@ def build(force: bool = False) -> Path | None:
         return None
     if path.is_file() and not force:
         return path
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        print(f"class archive: cannot write {path.parent} ({e}); Spark stages run without one", file=sys.stderr)
+    if not environment_file_dir(path, "class archive"):
         return None
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with tempfile.TemporaryDirectory(prefix="arkivlm-class-archive-") as work:
@@ -142,10 +140,7 @@ def build(force: bool = False) -> Path | None:
         print(f"class archive: not built (warm-up exit {proc.returncode}); Spark stages run without one\n"
               f"{proc.stderr[-3000:]}", file=sys.stderr)
         return None
-    os.replace(tmp, path)
-    for old in path.parent.glob("spark-classes-*.jsa"):  # archives of a former Java or pyspark
-        if old != path:
-            old.unlink(missing_ok=True)
+    install_environment_file(tmp, path, "spark-classes-*.jsa")
     return path
 
 

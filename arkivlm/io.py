@@ -59,3 +59,25 @@ def write_json(obj, path: str | os.PathLike) -> None:
     tmp = _tmp_beside(final)
     tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, final)
+
+
+def environment_file_dir(path: Path, what: str) -> bool:
+    """Create the directory of a file built once per environment (a class archive, a jar); False,
+    after saying so on stderr, where it cannot be written (the stages then run without the file)."""
+    import sys
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        print(f"{what}: cannot write {path.parent} ({e}); Spark stages run without it", file=sys.stderr)
+        return False
+    return True
+
+
+def install_environment_file(tmp: Path, path: Path, pattern: str) -> None:
+    """Move a built file into place and remove those of its kind (`pattern`) built for another key:
+    a former Java, pyspark or source."""
+    os.replace(tmp, path)
+    for old in path.parent.glob(pattern):
+        if old != path:
+            old.unlink(missing_ok=True)

@@ -28,6 +28,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from arkivlm.io import environment_file_dir, install_environment_file
+
 CLASS = "arkivlm.hadoop.NioLocalFileSystem"
 SOURCE = """\
 package arkivlm.hadoop;
@@ -110,10 +112,7 @@ def build() -> Path | None:
     if javac is None:
         print("local file system: no javac (a JRE alone); Spark keeps Hadoop's chmod per file", file=sys.stderr)
         return None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        print(f"local file system: cannot write {path.parent} ({e}); Spark keeps Hadoop's default", file=sys.stderr)
+    if not environment_file_dir(path, "local file system jar"):
         return None
     with tempfile.TemporaryDirectory(prefix="arkivlm-local-fs-") as work:
         src = Path(work) / "src" / "arkivlm" / "hadoop" / "NioLocalFileSystem.java"
@@ -129,10 +128,7 @@ def build() -> Path | None:
         with zipfile.ZipFile(tmp, "w") as jar:  # a jar is a zip; no manifest is needed on a classpath
             for f in sorted(classes.rglob("*.class")):
                 jar.write(f, f.relative_to(classes).as_posix())
-    os.replace(tmp, path)
-    for old in path.parent.glob("nio-local-fs-*.jar"):  # jars of a former source or pyspark
-        if old != path:
-            old.unlink(missing_ok=True)
+    install_environment_file(tmp, path, "nio-local-fs-*.jar")
     return path
 
 
