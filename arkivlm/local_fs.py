@@ -21,7 +21,6 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -95,10 +94,9 @@ def jar_path() -> Path | None:
 
 
 def javac_executable() -> str | None:
-    java_home = os.environ.get("JAVA_HOME")
-    if java_home and os.path.exists(os.path.join(java_home, "bin", "javac")):
-        return os.path.join(java_home, "bin", "javac")
-    return shutil.which("javac")
+    from arkivlm.spark import jdk_tool
+
+    return jdk_tool("javac")
 
 
 def build() -> Path | None:

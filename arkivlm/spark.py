@@ -40,12 +40,17 @@ class JavaMissingError(RuntimeError):
     pass
 
 
+def jdk_tool(name: str) -> str | None:
+    """$JAVA_HOME/bin/`name`, else the one on PATH; None without either."""
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home and os.path.exists(os.path.join(java_home, "bin", name)):
+        return os.path.join(java_home, "bin", name)
+    return shutil.which(name)
+
+
 def java_executable() -> str | None:
     """The `java` Spark starts: $JAVA_HOME/bin/java, else the one on PATH; None without either."""
-    java_home = os.environ.get("JAVA_HOME")
-    if java_home and os.path.exists(os.path.join(java_home, "bin", "java")):
-        return os.path.join(java_home, "bin", "java")
-    return shutil.which("java")
+    return jdk_tool("java")
 
 
 def check_java() -> None:
