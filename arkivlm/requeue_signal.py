@@ -84,11 +84,15 @@ def callback():
             path = next_hpc_checkpoint(Path(trainer.default_root_dir))
             trainer.save_checkpoint(str(path))
             job = slurm_job_id()
+            where = f"step {trainer.global_step}: {path.name} written"
+            if job and trainer.is_global_zero:
+                # before the requeue: Slurm ends the running job once it is requeued, and a line
+                # printed after `scontrol requeue` returns may never reach the job's log
+                print(f"pretrain: {where}; requeueing Slurm job {job}", file=sys.stderr, flush=True)
             done = requeue(job) if job and trainer.is_global_zero else False
             done = trainer.strategy.broadcast(done, src=0)
-            where = f"step {trainer.global_step}: {path.name} written"
             if done:
-                raise Requeued(f"{where}; Slurm job {job} requeued, it resumes from there")
+                raise Requeued(f"Slurm job {job} requeued at step {trainer.global_step}; it resumes from {path.name}")
             print(f"pretrain: requeue signal at {where}" + (f"; requeueing job {job} failed, training goes on" if job else ""),
                   file=sys.stderr)
 
