@@ -127,13 +127,14 @@ def run(spark, settings: dict, in_docs: str, interim: str, dropped: str, stats: 
     dropped documents and stats as when run alone, pii's kept documents under `interim`/pii.
     Returns {stage: its stats, with `seconds` (the pass itself counts towards lines)}."""
     import time
+    from concurrent.futures import ThreadPoolExecutor
 
-    from pyspark import StorageLevel
+    from pyspark import StorageLevel, inheritable_thread_target
     from pyspark.sql import functions as F
 
     from arkivlm import langid, lines, pii, quality
     from arkivlm.stage_chains import stage_paths
-    from arkivlm.tables import DOCUMENT_FIELDS
+    from arkivlm.tables import DOCUMENT_FIELDS, StatsMismatch
 
     langid.load_model({**langid.DEFAULTS, **settings.get("langid", {})}["model"])  # fail here, on the driver
     docs = spark.read.parquet(in_docs)
@@ -144,18 +145,33 @@ def run(spark, settings: dict, in_docs: str, interim: str, dropped: str, stats: 
     schema = fused_schema(results)
     fused = docs.mapInPandas(lambda it: fused_partition(it, settings, inputs, schema), schema) \
         .persist(StorageLevel.MEMORY_AND_DISK_DESER)
+    t0 = time.perf_counter()
+    # the pass itself, once: one count per dropping stage gives each stage its documents in
+    dropped_by = {r[STAGE_COLUMN]: int(r["count"]) for r in fused.groupBy(STAGE_COLUMN).count().collect()}
+    if sum(dropped_by.values()) != docs_in:
+        raise StatsMismatch(f"row stages: {docs_in} documents in, {sum(dropped_by.values())} in the pass's table")
+    pass_seconds = time.perf_counter() - t0
+    docs_in_of, n_in = {}, docs_in
+    for stage in ROW_STAGES:
+        docs_in_of[stage] = n_in
+        n_in -= dropped_by.get(stage, 0)
     modules = {"lines": lines, "langid": langid, "quality": quality, "pii": pii}
-    out, n_in = {}, docs_in
-    for i, stage in enumerate(ROW_STAGES):
+
+    def finish(i: int, stage: str) -> dict:
         here = F.col(STAGE_COLUMN) == stage
         view = fused.where(F.col(STAGE_COLUMN).isNull() | F.col(STAGE_COLUMN).isin(*ROW_STAGES[i:])).select(
             *[F.when(here, F.col(c)).alias(c) if c in DROP_COLUMNS else F.col(c) for c in results[stage].columns])
         p = stage_paths(stage, interim, dropped, stats)
-        args = (view, settings.get(stage, {}), n_in, p["docs"] if stage == "pii" else None, p["dropped"], p["stats"])
+        args = (view, settings.get(stage, {}), docs_in_of[stage], p["docs"] if stage == "pii" else None, p["dropped"], p["stats"])
         t0 = time.perf_counter()
         st = modules[stage].finish(*args, removed, persist=False) if stage == "lines" else \
             modules[stage].finish(*args, persist=False)
-        out[stage] = {**st, "seconds": round(time.perf_counter() - t0, 2)}
-        n_in = st["docs_out"]
+        return {**st, "seconds": round(time.perf_counter() - t0 + (pass_seconds if stage == "lines" else 0), 2)}
+
+    # The four finishes read the cached table and write apart, so they run as concurrent Spark jobs:
+    # each is a few short jobs whose planning on the driver would otherwise come one after another.
+    with ThreadPoolExecutor(len(ROW_STAGES), thread_name_prefix="row-stage-finish") as pool:
+        futures = [pool.submit(inheritable_thread_target(finish), i, stage) for i, stage in enumerate(ROW_STAGES)]
+        out = {stage: f.result() for stage, f in zip(ROW_STAGES, futures)}
     fused.unpersist()
     return out
