@@ -291,7 +291,7 @@ def run(spark, sources: list[dict], settings: dict, out_docs: str, out_quarantin
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    from arkivlm.io import write_json, write_parquet
+    from arkivlm.io import parquet_written_meanwhile, write_json, write_parquet
 
     settings = {**DEFAULTS, **(settings or {})}
     # Paths are kept as the config spells them (they are part of each document's identity) and read
@@ -323,9 +323,13 @@ def run(spark, sources: list[dict], settings: dict, out_docs: str, out_quarantin
             F.sum((F.col("reason").isNotNull() & F.col("record").isNotNull()).cast("long")).alias("records_quarantined"),
         ).collect()
     }
-    write_parquet(docs, out_docs)
     n_quarantined = sum(int(r["files_quarantined"]) + int(r["records_quarantined"]) for r in per_source.values())
-    write_parquet(sorted_partitions(quarantine, n_quarantined, "path", ("path", "record")), out_quarantine)
+    with parquet_written_meanwhile(docs, out_docs):
+        write_parquet(sorted_partitions(quarantine, n_quarantined, "path", ("path", "record")), out_quarantine)
+        words_by_source, words_by_decade = source_decade_counts(with_words, words="words")
+        # the report's figure of ALTO page confidence, drawn from these counts
+        ocr_conf = histogram(docs.where(F.col("format") == "alto"), F.col("ocr_conf"), linear_edges(0.0, 1.0, 40),
+                             by=("source",))
 
     sources_stats = {}
     for name, n_files in files_in.items():
@@ -334,7 +338,6 @@ def run(spark, sources: list[dict], settings: dict, out_docs: str, out_quarantin
         sources_stats[name] = {"files_in": n_files, "files_ok": n_files - q, "files_quarantined": q,
                                "records_quarantined": int(r["records_quarantined"]) if r else 0,
                                "docs": int(r["docs"] or 0) if r else 0}
-    words_by_source, words_by_decade = source_decade_counts(with_words, words="words")
     for name, st in sources_stats.items():
         st["words"] = words_by_source.get(name, {}).get("words", 0)
     docs_total = sum(s["docs"] for s in sources_stats.values())
@@ -346,9 +349,7 @@ def run(spark, sources: list[dict], settings: dict, out_docs: str, out_quarantin
         "records_quarantined": sum(s["records_quarantined"] for s in sources_stats.values()),
         "per_source": sources_stats,
         "per_decade": words_by_decade,
-        # the report's figure of ALTO page confidence, drawn from these counts
-        "histograms": {"ocr_conf": histogram(docs.where(F.col("format") == "alto"), F.col("ocr_conf"),
-                                             linear_edges(0.0, 1.0, 40), by=("source",))},
+        "histograms": {"ocr_conf": ocr_conf},
     }
     write_json(stats, out_stats)
     table.unpersist()

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -50,6 +51,25 @@ def write_parquet(df, path: str | os.PathLike) -> None:
     for crc in tmp.glob(".*.crc"):
         crc.unlink()
     replace_dir(tmp, final)
+
+
+@contextmanager
+def parquet_written_meanwhile(df, path: str | os.PathLike | None):
+    """Writes `df` to `path` (`write_parquet`) as a concurrent Spark job, from a thread, while the
+    block runs, and waits for it at the block's end, also when the block fails. A stage's last steps
+    are short jobs (counts, histograms, small tables) whose planning on the driver would otherwise
+    come one after another. `path=None`: nothing is written."""
+    if path is None:
+        yield
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pyspark import inheritable_thread_target
+
+    with ThreadPoolExecutor(1, thread_name_prefix="parquet-writer") as writer:
+        written = writer.submit(inheritable_thread_target(write_parquet), df, path)
+        yield
+        written.result()
 
 
 def write_json(obj, path: str | os.PathLike) -> None:

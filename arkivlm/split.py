@@ -23,7 +23,7 @@ def run(spark, settings: dict, in_docs: str, out_train: str, out_validation: str
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    from arkivlm.io import write_json, write_parquet
+    from arkivlm.io import parquet_written_meanwhile, write_json
     from arkivlm.tables import histogram, linear_edges, source_decade_counts, word_count_column
 
     settings = {**DEFAULTS, **(settings or {})}
@@ -39,16 +39,18 @@ def run(spark, settings: dict, in_docs: str, out_train: str, out_validation: str
     for r in counts:
         per_split.setdefault(r["split"], {})[r["modality"]] = {"docs": int(r["docs"]), "chars": int(r["chars"] or 0)}
     total = sum(v["docs"] for m in per_split.values() for v in m.values())
-    for split, out, where in (("train", out_train, ~in_validation), ("validation", out_validation, in_validation)):
+    parts = {}
+    for split, where in (("train", ~in_validation), ("validation", in_validation)):
         n = sum(v["docs"] for v in per_split.get(split, {}).values())
-        part = docs.select(*cols).where(where)
-        write_parquet(part.repartition(max(1, -(-n // settings["docs_per_file"])), "id").sortWithinPartitions("id"), out)
+        parts[split] = docs.select(*cols).where(where).repartition(max(1, -(-n // settings["docs_per_file"])), "id") \
+            .sortWithinPartitions("id")
     stats = {"stage": "corpus", "docs_in": total, "docs_out": total, "dropped": {}, "splits": per_split,
              "validation_fraction": settings["validation_fraction"]}
-    stats["per_source"], stats["per_decade"] = source_decade_counts(narrow, words="words")
-    # the report's figure of document lengths, drawn from these counts
-    log_chars = F.log10(F.greatest(F.col("chars"), F.lit(1)).cast("double"))
-    stats["histograms"] = {"log10_chars": histogram(narrow, log_chars, linear_edges(0.0, 8.0, 40), by=("modality",))}
+    with parquet_written_meanwhile(parts["train"], out_train), parquet_written_meanwhile(parts["validation"], out_validation):
+        stats["per_source"], stats["per_decade"] = source_decade_counts(narrow, words="words")
+        # the report's figure of document lengths, drawn from these counts
+        log_chars = F.log10(F.greatest(F.col("chars"), F.lit(1)).cast("double"))
+        stats["histograms"] = {"log10_chars": histogram(narrow, log_chars, linear_edges(0.0, 8.0, 40), by=("modality",))}
     write_json(stats, out_stats)
     narrow.unpersist()
     return stats

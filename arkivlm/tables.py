@@ -161,28 +161,15 @@ def stage_stats(stage: str, docs_in: int, reason_counts: dict, **extra) -> dict:
     return {"stage": stage, "docs_in": docs_in, "docs_out": docs_out, "dropped": dropped, **extra}
 
 
-def finish_stage(df, *, stage: str, docs_in: int, out_docs: str | None, out_dropped: str, out_stats: str,
-                 extra_stats: dict | None = None, drop_columns: tuple[str, ...] = (), sort_output: bool = False,
-                 dropped_extra: tuple[str, ...] = (), removed_lines: dict | None = None, sums: dict | None = None,
-                 histograms: dict | None = None, persist: bool = True) -> dict:
-    """Also writes `audit/<stage>.json` beside the stats: a few examples per drop reason, and the
-    `removed_lines` examples a stage passes in (arkivlm.audit). `sums`: name -> column, summed over
-    all documents in the same pass and written to the stats under that name (`a/b`: stats[a][b]).
-    `histograms`: name -> (column, edges), counted for kept and dropped documents (the report's
-    figures are drawn from the stats alone, never from the tables). `persist=False` for a `df`
-    that is cheap to compute again (a Parquet read and a join), or a view of a table the caller has
-    persisted (arkivlm.row_stages): its text is then not cached again. `out_docs=None`: no table of
-    the kept rows (a stage whose kept rows go on to the next stage in the same pass)."""
-    from pyspark import StorageLevel
+def stats_and_dropped(df, stage: str, docs_in: int, out_dropped: str, extra_stats: dict | None,
+                      dropped_extra: tuple[str, ...], removed_lines: dict | None, sums: dict | None,
+                      histograms: dict | None) -> tuple[dict, dict]:
+    """finish_stage's stats and audit examples of `df`; writes its dropped table."""
     from pyspark.sql import functions as F
 
     from arkivlm import audit
-    from arkivlm.io import write_json, write_parquet
+    from arkivlm.io import write_parquet
 
-    # Deserialized, as Spark's own default for tables: PySpark's MEMORY_AND_DISK would also Java-
-    # serialize each cached batch into heap buffers first, a second copy of a book on a 1 GiB heap.
-    if persist:
-        df = df.persist(StorageLevel.MEMORY_AND_DISK_DESER)
     # One pass: documents per reason, documents in and out per decade, and the audit's examples
     # (dropped: per reason; kept: per source). Words per decade are counted at ingest and in the corpus.
     kept_source = F.when(F.col("drop_reason").isNull(), F.col("source")).alias("_kept_source")
@@ -223,11 +210,6 @@ def finish_stage(df, *, stage: str, docs_in: int, out_docs: str | None, out_drop
     fate = F.when(F.col("drop_reason").isNull(), "kept").otherwise("dropped")
     stats["histograms"] = {name: histogram(df.withColumn("_fate", fate), F.col(col), edges, by=("_fate",))
                            for name, (col, edges) in (histograms or {}).items()}
-    kept = df.where(F.col("drop_reason").isNull()).drop("drop_reason", "drop_detail", "duplicate_of", *drop_columns)
-    if sort_output:
-        kept = kept.sortWithinPartitions("id")
-    if out_docs is not None:
-        write_parquet(kept, out_docs)
     dropped = df.where(F.col("drop_reason").isNotNull())
     for col in ("drop_detail", "duplicate_of"):
         if col not in dropped.columns:
@@ -239,6 +221,36 @@ def finish_stage(df, *, stage: str, docs_in: int, out_docs: str | None, out_drop
     examples = audit.document(
         stage, audit.collect([r for r in rows if r["drop_reason"] is not None], 3, lambda r: r["drop_reason"]),
         audit.collect([r for r in rows if r["drop_reason"] is None], 2, lambda r: r["_kept_source"]), removed_lines)
+    return stats, examples
+
+
+def finish_stage(df, *, stage: str, docs_in: int, out_docs: str | None, out_dropped: str, out_stats: str,
+                 extra_stats: dict | None = None, drop_columns: tuple[str, ...] = (), sort_output: bool = False,
+                 dropped_extra: tuple[str, ...] = (), removed_lines: dict | None = None, sums: dict | None = None,
+                 histograms: dict | None = None, persist: bool = True) -> dict:
+    """Also writes `audit/<stage>.json` beside the stats: a few examples per drop reason, and the
+    `removed_lines` examples a stage passes in (arkivlm.audit). `sums`: name -> column, summed over
+    all documents in the same pass and written to the stats under that name (`a/b`: stats[a][b]).
+    `histograms`: name -> (column, edges), counted for kept and dropped documents (the report's
+    figures are drawn from the stats alone, never from the tables). `persist=False` for a `df`
+    that is cheap to compute again (a Parquet read and a join), or a view of a table the caller has
+    persisted (arkivlm.row_stages): its text is then not cached again. `out_docs=None`: no table of
+    the kept rows (a stage whose kept rows go on to the next stage in the same pass)."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    from arkivlm.io import parquet_written_meanwhile, write_json
+
+    # Deserialized, as Spark's own default for tables: PySpark's MEMORY_AND_DISK would also Java-
+    # serialize each cached batch into heap buffers first, a second copy of a book on a 1 GiB heap.
+    if persist:
+        df = df.persist(StorageLevel.MEMORY_AND_DISK_DESER)
+    kept = df.where(F.col("drop_reason").isNull()).drop("drop_reason", "drop_detail", "duplicate_of", *drop_columns)
+    if sort_output:
+        kept = kept.sortWithinPartitions("id")
+    with parquet_written_meanwhile(kept, out_docs):
+        stats, examples = stats_and_dropped(df, stage, docs_in, out_dropped, extra_stats, dropped_extra, removed_lines,
+                                            sums, histograms)
     write_json(examples, Path(out_stats).parent / "audit" / f"{stage}.json")
     write_json(stats, out_stats)
     if persist:
