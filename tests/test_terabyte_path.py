@@ -184,6 +184,40 @@ def test_a_write_removes_what_a_killed_writer_of_the_same_table_left(spark, tmp_
     assert sorted(pd.read_parquet(tmp_path / "ingest").id) == ["a", "b"]
 
 
+def test_a_table_written_meanwhile_is_whole_at_the_blocks_end_and_no_write_outlives_an_error(spark, tmp_path):
+    """`parquet_written_meanwhile` (a stage's kept table written while its counts run): the table is
+    complete when the block ends; a job inside the block runs during the write; when the block or the
+    write fails, the error reaches the caller only once the writing thread has ended, so no Spark job
+    is left running behind a failed stage."""
+    import threading
+
+    from arkivlm.io import parquet_written_meanwhile
+
+    def writers_alive():
+        return [t for t in threading.enumerate() if t.name.startswith("parquet-writer") and t.is_alive()]
+
+    df = spark.range(0, 20000, 1, 4).selectExpr("id", "repeat('x', 200) AS text")
+    with parquet_written_meanwhile(df, tmp_path / "kept"):
+        assert spark.range(0, 1000, 1, 2).count() == 1000
+    assert pd.read_parquet(tmp_path / "kept").id.sort_values().tolist() == list(range(20000))
+    assert not writers_alive()
+
+    with pytest.raises(ZeroDivisionError):
+        with parquet_written_meanwhile(df, tmp_path / "other"):
+            1 / 0
+    assert not writers_alive()
+
+    broken = spark.range(0, 10, 1, 2).selectExpr("raise_error(concat('broken row ', id)) AS id")
+    with pytest.raises(Exception, match="broken row"):
+        with parquet_written_meanwhile(broken, tmp_path / "broken"):
+            pass
+    assert not writers_alive() and not (tmp_path / "broken").exists()
+
+    with parquet_written_meanwhile(df, None):  # nothing to write
+        pass
+    assert not writers_alive()
+
+
 # --- 5. listing on the executors -----------------------------------------------------------------
 
 def nested_tree(root: Path, top: int = 12, sub: int = 3, files: int = 4) -> None:
