@@ -156,7 +156,6 @@ def finish(result, settings: dict, docs_in: int, out_docs: str | None, out_dropp
     has persisted (arkivlm.row_stages); `out_docs=None`: no table of the kept documents."""
     from pyspark.sql import functions as F
 
-    from arkivlm import audit
     from arkivlm.io import parquet_written_meanwhile
     from arkivlm.tables import finish_stage
 
@@ -166,29 +165,39 @@ def finish(result, settings: dict, docs_in: int, out_docs: str | None, out_dropp
         .select("id", "source", "modality", "path", F.col("r.removed_no").alias("line"),
                 F.col("r.removed_reason").alias("reason"), F.col("r.removed_text").alias("text"))
     with parquet_written_meanwhile(removed.sortWithinPartitions("id", "line"), out_removed):
-        # One pass over the documents: lines in per source (counted on each document's first row) and
-        # removed lines per source and reason, with examples of each reason.
-        exploded = result.select("id", "source", "lines_in", F.posexplode_outer(
-            F.arrays_zip("removed_no", "removed_reason", "removed_text")).alias("pos", "r"))
-        rows = exploded.groupBy("source", F.col("r.removed_reason").alias("reason"), audit.bucket_column()).agg(
-            F.sum(F.when(F.coalesce(F.col("pos"), F.lit(0)) == 0, F.col("lines_in"))).alias("lines_in"),
-            F.count("pos").alias("count"),
-            F.min_by(F.struct("id", "source", F.col("r.removed_no").alias("line"), F.col("r.removed_text").alias("text")),
-                     F.when(F.col("pos").isNotNull(), F.xxhash64("id", "pos"))).alias("_example")).collect()
-        per_source: dict = {}
-        by_reason: dict = {}
-        for r in rows:
-            st = per_source.setdefault(r["source"], {"lines_in": 0, "lines_removed": {}})
-            st["lines_in"] += int(r["lines_in"] or 0)
-            if r["reason"] is not None:
-                st["lines_removed"][r["reason"]] = st["lines_removed"].get(r["reason"], 0) + int(r["count"])
-                by_reason[r["reason"]] = by_reason.get(r["reason"], 0) + int(r["count"])
-        per_source = dict(sorted(per_source.items()))
-        lines_in = {src: st["lines_in"] for src, st in per_source.items()}
-        examples = audit.collect([r for r in rows if r["reason"] is not None], 8, lambda r: r["reason"])
-        extra = {"lines_in": sum(lines_in.values()), "lines_removed": dict(sorted(by_reason.items())),
-                 "per_source": per_source, "settings": settings}
+        extra, examples = removed_lines_stats(result, settings)
         stats = finish_stage(result, stage="lines", docs_in=docs_in, out_docs=out_docs, out_dropped=out_dropped,
-                            out_stats=out_stats, extra_stats=extra, drop_columns=EXTRA_COLUMNS, removed_lines=examples,
-                            persist=persist)
+                             out_stats=out_stats, extra_stats=extra, drop_columns=EXTRA_COLUMNS, removed_lines=examples,
+                             persist=persist)
     return stats
+
+
+def removed_lines_stats(result, settings: dict) -> tuple[dict, dict]:
+    """(the stage's own stats: lines in and removed per source and reason; examples of each reason)."""
+    from pyspark.sql import functions as F
+
+    from arkivlm import audit
+
+    # One pass over the documents: lines in per source (counted on each document's first row) and
+    # removed lines per source and reason, with examples of each reason.
+    exploded = result.select("id", "source", "lines_in", F.posexplode_outer(
+        F.arrays_zip("removed_no", "removed_reason", "removed_text")).alias("pos", "r"))
+    rows = exploded.groupBy("source", F.col("r.removed_reason").alias("reason"), audit.bucket_column()).agg(
+        F.sum(F.when(F.coalesce(F.col("pos"), F.lit(0)) == 0, F.col("lines_in"))).alias("lines_in"),
+        F.count("pos").alias("count"),
+        F.min_by(F.struct("id", "source", F.col("r.removed_no").alias("line"), F.col("r.removed_text").alias("text")),
+                 F.when(F.col("pos").isNotNull(), F.xxhash64("id", "pos"))).alias("_example")).collect()
+    per_source: dict = {}
+    by_reason: dict = {}
+    for r in rows:
+        st = per_source.setdefault(r["source"], {"lines_in": 0, "lines_removed": {}})
+        st["lines_in"] += int(r["lines_in"] or 0)
+        if r["reason"] is not None:
+            st["lines_removed"][r["reason"]] = st["lines_removed"].get(r["reason"], 0) + int(r["count"])
+            by_reason[r["reason"]] = by_reason.get(r["reason"], 0) + int(r["count"])
+    per_source = dict(sorted(per_source.items()))
+    lines_in = {src: st["lines_in"] for src, st in per_source.items()}
+    examples = audit.collect([r for r in rows if r["reason"] is not None], 8, lambda r: r["reason"])
+    extra = {"lines_in": sum(lines_in.values()), "lines_removed": dict(sorted(by_reason.items())),
+             "per_source": per_source, "settings": settings}
+    return extra, examples
