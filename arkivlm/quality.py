@@ -6,7 +6,7 @@ dedup stage uses to keep the best copy of each cluster.
 
 from __future__ import annotations
 
-from arkivlm.filters.quality import build_filters, check_document, merged_settings, quality_score
+from arkivlm.filters.quality import build_filters, check_document, merged_settings, quality_score, text_stats
 from arkivlm.tables import with_int_columns
 
 
@@ -17,8 +17,9 @@ def quality_partition(batches, settings: dict):
     for pdf in batches:
         reasons, scores = [], []
         for doc in pdf.to_dict("records"):
-            reasons.append(check_document(filters, doc))
-            scores.append(quality_score(doc))
+            stats = text_stats(doc["text"])
+            reasons.append(check_document(filters, doc, stats))
+            scores.append(quality_score(doc, stats))
         out = pdf.assign(quality_score=scores, drop_reason=reasons, drop_detail=None)
         yield with_int_columns(out)
 

@@ -127,3 +127,47 @@ def test_vectorised_repetition_statistics_match_their_definitions():
             assert top_ngram_fraction(ws, n, grams) == pytest.approx(top)
             assert duplicated_ngram_fraction(ws, n, grams) == pytest.approx(dup)
         assert longest_loop(ws, 8) == loop
+
+
+def test_document_statistics_from_distinct_tokens_equal_the_counts_over_the_whole_text():
+    """text_stats sums what each distinct token contributes (a table shared by every document of a
+    worker); every count must equal the same regex or test run over the whole text, and the word
+    ids must give the same n-gram statistics as ids of the document's own words."""
+    import re
+
+    import numpy as np
+
+    from arkivlm.filters import quality as q
+
+    strip, core = q._STRIP, q._PLAUSIBLE_CORE
+    time_tokens = re.compile(r"(?<!\S)[,;]*(?:[01]?\d|2[0-3])[.:][0-5]\d[,;]*(?!\S)")
+    numeric_tokens = re.compile(r"(?<!\S)[\d.,:/%-]+(?!\S)")
+    plausible_tokens = re.compile(rf"(?<!\S)[{re.escape(strip)}]*(?:{core})[{re.escape(strip)}]*(?!\S)")
+    rng = random.Random(3)
+    pieces = ["och", "Och", "ÖVER", "över.", "12:30", "9.15,", "24:00", "1,5", "100%", "-", "...", "…", "#tag", "a-b",
+              "'c'", "İstanbul", "ΟΔΟΣ", "²³", "١٢٣", "x\u00a0y", "straße", "(det)", "”är”", "ja", "nej", "12", "ett"]
+    texts = ["", " \n ", swedish(2), swedish(3, 1)] + [
+        "".join(rng.choice(pieces) + rng.choice([" ", " ", "\n", "\n\n", "\t", "\u2003"]) for _ in range(rng.randint(1, 80)))
+        for _ in range(300)]
+    for max_tokens in (1_000_000, 5):  # 5: the table is cleared between documents
+        q._TOKENS = q.TokenTable(max_tokens)
+        for text in texts:
+            s = q.text_stats(text)
+            ws = q.words(text)
+            lower = [w.lower() for w in ws]
+            tokens = text.split()
+            assert s["n_tokens"] == len(tokens)
+            assert s["words"] == len(ws) and s["word_chars"] == sum(map(len, ws))
+            assert s["stop_words"] == sum(w in q.SWEDISH_STOP_WORDS for w in lower)
+            assert s["digits"] == sum(map(str.isdigit, text))
+            assert s["symbols"] == len(q._SYMBOLS.findall(text))
+            assert s["time_tokens"] == len(time_tokens.findall(text))
+            assert s["numeric_tokens"] == len(numeric_tokens.findall(text))
+            assert s["plausible_tokens"] == len(plausible_tokens.findall(text))
+            assert s["ocr_bad_tokens"] == sum(not q._PLAUSIBLE.match(t.strip(strip)) for t in tokens if t.strip(strip))
+            assert s["lengths"].tolist() == [len(w) for w in lower]
+            assert np.array_equal(s["lower_ids"], q.word_ids(lower))
+            for n in (2, 5):
+                assert q.top_ngram_fraction(None, n, s["grams"], s["lengths"]) == q.top_ngram_fraction(lower, n)
+                assert q.duplicated_ngram_fraction(None, n, s["grams"], s["lengths"]) == q.duplicated_ngram_fraction(lower, n)
+    q._TOKENS = q.TokenTable()

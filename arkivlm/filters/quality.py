@@ -4,6 +4,7 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 # Swedish function words (a stop-word presence test in the spirit of Gopher/FineWeb-2).
 SWEDISH_STOP_WORDS = frozenset(
@@ -17,12 +18,6 @@ _STRIP = ".,;:!?()\"'”“«»–-"
 _LETTERS = "a-zåäöéüæøA-ZÅÄÖÉÜÆØ"
 _PLAUSIBLE_CORE = rf"[{_LETTERS}]+(?:[-'][{_LETTERS}]+)*|\d+(?:[.,:]\d+)*"
 _PLAUSIBLE = re.compile(rf"^(?:{_PLAUSIBLE_CORE})$")
-# Whole-token counts over the text in one regex each (a token is a run of non-space), the same
-# counts as splitting and matching token by token: clock times (`,;` stripped), bare numbers, and
-# plausible tokens.
-_TIME_TOKENS = re.compile(r"(?<!\S)[,;]*(?:[01]?\d|2[0-3])[.:][0-5]\d[,;]*(?!\S)")
-_NUMERIC_TOKENS = re.compile(r"(?<!\S)[\d.,:/%-]+(?!\S)")
-_PLAUSIBLE_TOKENS = re.compile(rf"(?<!\S)[{re.escape(_STRIP)}]*(?:{_PLAUSIBLE_CORE})[{re.escape(_STRIP)}]*(?!\S)")
 
 
 def words(text: str) -> list[str]:
@@ -79,11 +74,16 @@ class NgramGroups:
         return self.by_n[n]
 
 
-def top_ngram_fraction(ws: list[str], n: int, grams: NgramGroups | None = None,
+def _lengths(ws: list[str]) -> np.ndarray:
+    return np.fromiter(map(len, ws), dtype=np.int64, count=len(ws))
+
+
+def top_ngram_fraction(ws: list[str] | None, n: int, grams: NgramGroups | None = None,
                        lengths: np.ndarray | None = None) -> float:
     """Characters covered by the most frequent word n-gram, over all word characters (ties: the
-    n-gram seen first)."""
-    if len(ws) < n:
+    n-gram seen first). `ws` may be None where `grams` and `lengths` (of each word) are given."""
+    lengths = _lengths(ws) if lengths is None else lengths
+    if len(lengths) < n:
         return 0.0
     grams = grams or NgramGroups(word_ids(ws))
     pos, group = grams.repeated(n)
@@ -92,21 +92,21 @@ def top_ngram_fraction(ws: list[str], n: int, grams: NgramGroups | None = None,
     counts = np.bincount(group)
     best = counts.max()
     start = int(pos[counts[group] == best].min())
-    total = float(lengths.sum()) if lengths is not None else sum(map(len, ws))
-    return int(best) * sum(len(w) for w in ws[start:start + n]) / (total or 1)
+    return int(best) * int(lengths[start:start + n].sum()) / (float(lengths.sum()) or 1)
 
 
-def duplicated_ngram_fraction(ws: list[str], n: int, grams: NgramGroups | None = None,
+def duplicated_ngram_fraction(ws: list[str] | None, n: int, grams: NgramGroups | None = None,
                               lengths: np.ndarray | None = None) -> float:
-    """Characters in word n-grams that occur more than once (overlaps counted once)."""
-    if len(ws) < n:
+    """Characters in word n-grams that occur more than once (overlaps counted once). `ws` may be
+    None where `grams` and `lengths` are given."""
+    lengths = _lengths(ws) if lengths is None else lengths
+    if len(lengths) < n:
         return 0.0
     grams = grams or NgramGroups(word_ids(ws))
-    lengths = np.fromiter(map(len, ws), dtype=np.int64, count=len(ws)) if lengths is None else lengths
     starts = grams.repeated(n)[0]
     if starts.size == 0:
         return 0.0
-    cover = np.bincount(starts, minlength=len(ws) + 1) - np.bincount(starts + n, minlength=len(ws) + 1)
+    cover = np.bincount(starts, minlength=len(lengths) + 1) - np.bincount(starts + n, minlength=len(lengths) + 1)
     covered = np.cumsum(cover[:-1]) > 0
     return float(lengths[covered].sum()) / (float(lengths.sum()) or 1.0)
 
@@ -128,20 +128,104 @@ def loop_span(ids: np.ndarray, max_n: int = 8) -> tuple[int, int]:
     return best, span
 
 
-def longest_loop(ws: list[str], max_n: int = 8, ids: np.ndarray | None = None) -> int:
+def longest_loop(ws: list[str] | None, max_n: int = 8, ids: np.ndarray | None = None) -> int:
     """Most consecutive repetitions of any phrase of up to `max_n` words (see `loop_span`)."""
     return loop_span(word_ids(ws) if ids is None else ids, max_n)[0]
 
 
+_TIME_TOKEN = re.compile(r"[,;]*(?:[01]?\d|2[0-3])[.:][0-5]\d[,;]*")
+_NUMERIC_TOKEN = re.compile(r"[\d.,:/%-]+")
+_PLAUSIBLE_TOKEN = re.compile(rf"[{re.escape(_STRIP)}]*(?:{_PLAUSIBLE_CORE})[{re.escape(_STRIP)}]*")
+
+
+class TokenTable:
+    """What each distinct whitespace-separated token contributes to a document's statistics, worked
+    out once per Python worker: its words (lower-cased, as process-wide ids, and their lengths) and
+    its counts (`COUNTS`). No word, digit, symbol or whole-token pattern of the filters spans
+    whitespace, so every count of a document is the sum of its tokens' counts, and its word
+    sequence is its tokens' words in order: running the regexes over each distinct token once
+    (most recur in every document) gives the same figures as running them over every text."""
+
+    COUNTS = ("words", "word_chars", "stop_words", "digits", "symbols", "time_tokens", "numeric_tokens",
+              "plausible_tokens", "ocr_bad_tokens")
+
+    def __init__(self, max_tokens: int = 1_000_000):
+        self.max_tokens = max_tokens  # a bound on a Python worker's memory
+        self.clear()
+
+    def clear(self):
+        self.index: dict[str, int] = {}
+        self.vocabulary: dict[str, int] = {}
+        self.counts = np.zeros((1024, len(self.COUNTS)), dtype=np.int64)
+        self.first_word = np.zeros(1024, dtype=np.int64)
+        self.word_ids = np.zeros(4096, dtype=np.int64)
+        self.word_lengths = np.zeros(4096, dtype=np.int64)
+        self.n_words = 0
+
+    def _add(self, token: str) -> None:
+        ws = _WORD.findall(token)
+        lower = [w.lower() for w in ws]
+        core = token.strip(_STRIP)
+        i, n = len(self.index), len(ws)
+        if i == len(self.counts):
+            self.counts = np.concatenate([self.counts, np.zeros_like(self.counts)])
+            self.first_word = np.concatenate([self.first_word, np.zeros_like(self.first_word)])
+        while self.n_words + n > len(self.word_ids):
+            self.word_ids = np.concatenate([self.word_ids, np.zeros_like(self.word_ids)])
+            self.word_lengths = np.concatenate([self.word_lengths, np.zeros_like(self.word_lengths)])
+        self.counts[i] = (n, sum(map(len, ws)), sum(map(SWEDISH_STOP_WORDS.__contains__, lower)),
+                          sum(map(str.isdigit, token)), len(_SYMBOLS.findall(token)),
+                          _TIME_TOKEN.fullmatch(token) is not None, _NUMERIC_TOKEN.fullmatch(token) is not None,
+                          _PLAUSIBLE_TOKEN.fullmatch(token) is not None, bool(core) and not _PLAUSIBLE.match(core))
+        self.first_word[i] = self.n_words
+        vocabulary = self.vocabulary
+        for j, w in enumerate(lower, self.n_words):
+            self.word_ids[j] = vocabulary.setdefault(w, len(vocabulary))
+            self.word_lengths[j] = len(w)
+        self.n_words += n
+        self.index[token] = i
+
+    def lookup(self, tokens) -> np.ndarray:
+        """The table's rows of distinct `tokens`, added where new."""
+        if len(self.index) > self.max_tokens:
+            self.clear()
+        index = self.index
+        try:
+            return np.array([index[t] for t in tokens], dtype=np.int64)
+        except KeyError:
+            for t in tokens:
+                if t not in index:
+                    self._add(t)
+            return np.array([index[t] for t in tokens], dtype=np.int64)
+
+    def stats(self, tokens: list[str]) -> dict:
+        """Counts, lower-case word ids (0, 1, ... in order of first appearance) and word lengths of
+        a document split into `tokens`."""
+        if not tokens:
+            empty = np.zeros(0, dtype=np.int64)
+            return {**dict.fromkeys(self.COUNTS, 0), "lower_ids": empty, "lengths": empty}
+        codes, distinct = pd.factorize(np.array(tokens, dtype=object))
+        rows = self.lookup(distinct)
+        counts = np.bincount(codes, minlength=len(distinct)) @ self.counts[rows]
+        at = rows[codes]  # each token's row
+        n = self.counts[at, 0]
+        ends = np.cumsum(n)
+        words = np.arange(int(ends[-1])) + np.repeat(self.first_word[at] - (ends - n), n)
+        return {**dict(zip(self.COUNTS, counts.tolist())), "lower_ids": pd.factorize(self.word_ids[words])[0].astype(np.int64),
+                "lengths": self.word_lengths[words]}
+
+
+_TOKENS = TokenTable()
+
+
 def text_stats(text: str) -> dict:
-    ws = words(text)
-    lower = [w.lower() for w in ws]
-    ids = word_ids(lower)
+    """What the filters and `quality_score` need of a document, from one pass over its tokens."""
+    tokens = text.split()
+    s = _TOKENS.stats(tokens)
     lines = [l for l in text.split("\n") if l.strip()]
     paragraphs = [p for p in text.split("\n\n") if p.strip()]
-    return {"text": text, "words": ws, "lower": lower, "lines": lines, "paragraphs": paragraphs,
-            "lower_ids": ids, "grams": NgramGroups(ids),
-            "lengths": np.fromiter(map(len, lower), dtype=np.int64, count=len(lower)), "tokens": text.split()}
+    return {**s, "text": text, "n_tokens": len(tokens), "lines": lines, "paragraphs": paragraphs,
+            "grams": NgramGroups(s["lower_ids"])}
 
 
 @dataclass
@@ -162,20 +246,19 @@ class GopherFilter(Filter):
     """Length, word length, symbols, stop words, and repetition (lines, paragraphs, n-grams)."""
 
     def check(self, s, doc):
-        c, ws, lower = self.settings, s["words"], s["lower"]
-        n = len(ws)
+        c, n = self.settings, s["words"]
         if n < c["min_words"]:
             return "min_words"
         if n > c["max_words"]:
             return "max_words"
-        mean_len = sum(map(len, ws)) / n
+        mean_len = s["word_chars"] / n
         if not c["min_mean_word_length"] <= mean_len <= c["max_mean_word_length"]:
             return "mean_word_length"
-        if len(_SYMBOLS.findall(s["text"])) / n > c["max_symbol_word_ratio"]:
+        if s["symbols"] / n > c["max_symbol_word_ratio"]:
             return "symbol_ratio"
-        if sum(map(str.isdigit, s["text"])) / max(1, len(s["text"])) > c["max_digit_ratio"]:
+        if s["digits"] / max(1, len(s["text"])) > c["max_digit_ratio"]:
             return "digit_ratio"
-        if sum(map(SWEDISH_STOP_WORDS.__contains__, lower)) < c["min_stop_words"]:
+        if s["stop_words"] < c["min_stop_words"]:
             return "stop_words"
         line_dup, line_dup_chars = duplicate_fraction(s["lines"])
         if line_dup > c["max_dup_line_fraction"] or line_dup_chars > c["max_dup_line_char_fraction"]:
@@ -184,10 +267,10 @@ class GopherFilter(Filter):
         if para_dup > c["max_dup_paragraph_fraction"] or para_dup_chars > c["max_dup_paragraph_char_fraction"]:
             return "duplicate_paragraphs"
         for k, limit in c["max_top_ngram_fraction"].items():
-            if top_ngram_fraction(lower, int(k), s["grams"], s["lengths"]) > limit:
+            if top_ngram_fraction(None, int(k), s["grams"], s["lengths"]) > limit:
                 return f"top_{k}gram"
         for k, limit in c["max_duplicated_ngram_fraction"].items():
-            if duplicated_ngram_fraction(lower, int(k), s["grams"], s["lengths"]) > limit:
+            if duplicated_ngram_fraction(None, int(k), s["grams"], s["lengths"]) > limit:
                 return f"duplicated_{k}gram"
         return None
 
@@ -219,11 +302,8 @@ class OcrFilter(Filter):
         conf = doc.get("ocr_conf")
         if conf is not None and conf == conf and conf < c["min_mean_confidence"]:
             return "low_confidence"
-        tokens = s["text"].split()
-        if tokens:
-            bad = sum(not _PLAUSIBLE.match(t.strip(_STRIP)) for t in tokens if t.strip(_STRIP))
-            if bad / len(tokens) > c["max_implausible_share"]:
-                return "implausible_tokens"
+        if s["n_tokens"] and s["ocr_bad_tokens"] / s["n_tokens"] > c["max_implausible_share"]:
+            return "implausible_tokens"
         return None
 
 
@@ -232,12 +312,12 @@ class ListingFilter(Filter):
 
     def check(self, s, doc):
         c = self.settings
-        n = len(s["tokens"])
+        n = s["n_tokens"]
         if n < 10:
             return None
-        if len(_TIME_TOKENS.findall(s["text"])) / n > c["max_time_token_share"]:
+        if s["time_tokens"] / n > c["max_time_token_share"]:
             return "tv_listing"
-        if len(_NUMERIC_TOKENS.findall(s["text"])) / n > c["max_numeric_token_share"]:
+        if s["numeric_tokens"] / n > c["max_numeric_token_share"]:
             return "table"
         return None
 
@@ -248,7 +328,7 @@ class AsrLoopFilter(Filter):
     modalities = ("transcript", "subtitle")
 
     def check(self, s, doc):
-        if longest_loop(s["lower"], self.settings["max_phrase_words"], s["lower_ids"]) >= self.settings["max_repeats"]:
+        if longest_loop(None, self.settings["max_phrase_words"], s["lower_ids"]) >= self.settings["max_repeats"]:
             return "repeated_phrase"
         return None
 
@@ -288,8 +368,9 @@ def build_filters(settings: dict | None) -> list[Filter]:
     return [FILTERS[name](name, s[name]) for name in s["enabled"]]
 
 
-def check_document(filters: list[Filter], doc: dict) -> str | None:
-    s = text_stats(doc["text"])
+def check_document(filters: list[Filter], doc: dict, stats: dict | None = None) -> str | None:
+    """`stats`: `text_stats` of the document's text, if the caller has them."""
+    s = stats or text_stats(doc["text"])
     for f in filters:
         if not f.applies(doc["modality"], doc["format"]):
             continue
@@ -305,12 +386,13 @@ def check_document(filters: list[Filter], doc: dict) -> str | None:
     return None
 
 
-def quality_score(doc: dict) -> float:
-    """Used to pick the best copy among duplicates: OCR confidence, plausible tokens, Swedish score."""
+def quality_score(doc: dict, stats: dict | None = None) -> float:
+    """Used to pick the best copy among duplicates: OCR confidence, plausible tokens, Swedish score.
+    `stats`: `text_stats` of the document's text, if the caller has them."""
     conf = doc.get("ocr_conf")
     conf = 1.0 if conf is None or conf != conf else float(conf)
-    tokens = doc["text"].split()
-    plausible = len(_PLAUSIBLE_TOKENS.findall(doc["text"])) / max(1, len(tokens))
+    s = stats or text_stats(doc["text"])
+    plausible = s["plausible_tokens"] / max(1, s["n_tokens"])
     lang = doc.get("lang_score")
     lang = 1.0 if lang is None or lang != lang else float(lang)
     return round(conf * plausible * lang, 6)
