@@ -103,19 +103,16 @@ def clean_text(text: str, fmt: str, unwrap: bool, keep_lines: bool = False) -> s
 # ASCII that a fixer of ftfy acts on: an HTML entity (ftfy decodes only those ending in `;`), `\r`,
 # terminal escapes and control characters
 _FTFY_ASCII = re.compile(r"&#?[0-9A-Za-z]{1,24};|[\r\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
-def _around_non_ascii(text: str, context: int = 3) -> set[str]:
-    """The distinct stretches of `text` within `context` characters of a non-ASCII character."""
-    spans: list[list[int]] = []
-    for m in _NON_ASCII.finditer(text):
-        a, b = max(0, m.start() - context), m.end() + context
-        if spans and a <= spans[-1][1]:
-            spans[-1][1] = b
-        else:
-            spans.append([a, b])
-    return {text[a:b] for a, b in spans}
+# Runs of non-ASCII characters at most 6 ASCII characters apart: the stretches around them (3
+# characters on either side) touch, so they are one stretch.
+_NON_ASCII_STRETCH = re.compile(r"[^\x00-\x7f]+(?:[\x00-\x7f]{1,6}[^\x00-\x7f]+)*")
+
+
+def _around_non_ascii(text: str) -> set[str]:
+    """The distinct stretches of `text` within 3 characters of a non-ASCII character."""
+    return {text[max(0, m.start() - 3):m.end() + 3] for m in _NON_ASCII_STRETCH.finditer(text)}
 
 
 _NOT_BAD: set[str] = set()  # stretches ftfy's `is_bad` passed: Swedish repeats ` på `, ` är ` in every text
@@ -226,10 +223,10 @@ def key_hash(key: str) -> int:
     return (int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little", signed=True) or 1) if key else 0
 
 
-def prepare_cues(raw_cues: list[str], ocr: bool = False) -> tuple[list[str], list[bool], list[str]]:
+def prepare_cues(raw_cues: list[str], ocr: bool = False, keys: bool = True) -> tuple[list[str], list[bool], list[str] | None]:
     """Raw cues -> (texts, starts_turn, keys), with repeated and rolling cues collapsed. An OCR'd
-    cue is one card: its own paragraph, its OCR lines kept as lines."""
-    texts, turns, keys = [], [], []
+    cue is one card: its own paragraph, its OCR lines kept as lines. `keys=False`: no keys (None)."""
+    texts, turns, cue_keys = [], [], []
     prev_speaker, prev_text = None, ""
     fix = ftfy_plan("\n".join(raw_cues))
     for raw in raw_cues:
@@ -245,8 +242,9 @@ def prepare_cues(raw_cues: list[str], ocr: bool = False) -> tuple[list[str], lis
             prev_text = text
             texts.append(text)
             turns.append(starts)
-            keys.append(cue_key(text))
-    return texts, turns, keys
+            if keys:
+                cue_keys.append(cue_key(text))
+    return texts, turns, cue_keys if keys else None
 
 
 _MASK64 = (1 << 64) - 1
@@ -318,20 +316,23 @@ def prepare_partition(batches, unwrap_formats: set[str], boilerplate_modalities:
         for text, cues, fmt, ocr, modality in zip(pdf["text"], pdf["cues"], pdf["format"], pdf["ocr"], pdf["modality"]):
             ocr = is_true(ocr)
             if cues is not None:
-                t, tr, k = prepare_cues(list(cues), ocr=ocr)
                 # keys only where boilerplate is looked for (OCR'd cards are judged by the lines stage)
-                hashed = [key_hash(x) for x in k] if modality in boilerplate_modalities else [0] * len(k)
+                keyed = modality in boilerplate_modalities
+                t, tr, k = prepare_cues(list(cues), ocr=ocr, keys=keyed)
+                hashed = [key_hash(x) for x in k] if keyed else [0] * len(t)
                 cue_texts.append(t); cue_turns.append(tr); cue_keys.append(hashed)
-                cue_pairs.append([pair_key(a, b) for a, b in zip(hashed, hashed[1:])])
+                cue_pairs.append([pair_key(a, b) for a, b in zip(hashed, hashed[1:])] if keyed else [0] * max(0, len(t) - 1))
                 # a 64-bit integer, not hex text: the boilerplate count shuffles one row per cue key with it
-                hashes.append(int.from_bytes(hashlib.blake2b("\n".join(k).encode(), digest_size=8).digest(), "little", signed=True))
+                hashes.append(int.from_bytes(hashlib.blake2b("\n".join(k).encode(), digest_size=8).digest(), "little", signed=True)
+                              if keyed else None)
                 texts.append(None)
             else:
                 cue_texts.append(None); cue_turns.append(None); cue_keys.append(None); cue_pairs.append(None)
                 hashes.append(None)
                 texts.append(clean_text(text or "", fmt, fmt in unwrap_formats, keep_lines=ocr))
         out = pdf.drop(columns=["cues"]).assign(text=texts, cue_texts=cue_texts, cue_turns=cue_turns,
-                                                cue_keys=cue_keys, cue_pairs=cue_pairs, content_hash=hashes)
+                                                cue_keys=cue_keys, cue_pairs=cue_pairs,
+                                                content_hash=pd.array(hashes, dtype="Int64"))  # not float64 with NaN
         yield out
 
 

@@ -11,7 +11,6 @@ from arkivlm.tables import with_int_columns
 
 
 def quality_partition(batches, settings: dict):
-    import pandas as pd
 
     filters = build_filters(settings)
     for pdf in batches:

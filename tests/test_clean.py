@@ -119,3 +119,26 @@ def test_the_stage_removes_an_intro_shared_by_programmes_but_not_a_programme_air
     for i in range(0, 10, 2):
         assert "Veckorevyn" not in out[f"revy{i}"] and f"nummer {i // 2}" in out[f"revy{i}"]
         assert out[f"repris{i + 1}"].split("\n") == ["Samma program igen.", "Det sänds fem gånger.", "Hej då."]
+
+
+def test_stretches_around_non_ascii_characters_match_their_definition():
+    """ftfy's badness is judged on the stretches within 3 characters of a non-ASCII character, runs
+    whose contexts touch merged: found by one regex, they must be the spans merged one by one."""
+    import random
+    import re
+
+    def reference(text, context=3):
+        spans = []
+        for m in re.finditer(r"[^\x00-\x7f]+", text):
+            a, b = max(0, m.start() - context), m.end() + context
+            if spans and a <= spans[-1][1]:
+                spans[-1][1] = b
+            else:
+                spans.append([a, b])
+        return {text[a:b] for a, b in spans}
+
+    rng = random.Random(5)
+    texts = ["", "ascii only", "på är", "Ã¤r Ã¶ver", "å" * 9] + \
+        ["".join(rng.choice("ab \nå\u00e9\u2028x1") for _ in range(rng.randint(0, 40))) for _ in range(5000)]
+    for text in texts:
+        assert clean._around_non_ascii(text) == reference(text), text
