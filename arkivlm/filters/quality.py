@@ -51,7 +51,9 @@ class NgramGroups:
     the positions still repeating (few in most text), not the whole document."""
 
     def __init__(self, ids: np.ndarray):
+        """`ids`: non-negative integers, the same for the same word."""
         self.ids = ids
+        self.base = int(ids.max()) + 1 if len(ids) else 1
         self.by_n = {1: self._repeating(np.arange(len(ids)), ids)}
 
     @staticmethod
@@ -70,7 +72,7 @@ class NgramGroups:
                 continue
             fits = pos + k <= len(self.ids)
             pos, group = pos[fits], group[fits]
-            self.by_n[k] = self._repeating(pos, group.astype(np.int64) * (len(self.ids) + 1) + self.ids[pos + k - 1])
+            self.by_n[k] = self._repeating(pos, group.astype(np.int64) * self.base + self.ids[pos + k - 1])
         return self.by_n[n]
 
 
@@ -199,8 +201,8 @@ class TokenTable:
             return np.array([index[t] for t in tokens], dtype=np.int64)
 
     def stats(self, tokens: list[str]) -> dict:
-        """Counts, lower-case word ids (0, 1, ... in order of first appearance) and word lengths of
-        a document split into `tokens`."""
+        """Counts, lower-case word ids (the worker's: the same for the same word) and word lengths
+        of a document split into `tokens`."""
         if not tokens:
             empty = np.zeros(0, dtype=np.int64)
             return {**dict.fromkeys(self.COUNTS, 0), "lower_ids": empty, "lengths": empty}
@@ -211,8 +213,7 @@ class TokenTable:
         n = self.counts[at, 0]
         ends = np.cumsum(n)
         words = np.arange(int(ends[-1])) + np.repeat(self.first_word[at] - (ends - n), n)
-        return {**dict(zip(self.COUNTS, counts.tolist())), "lower_ids": pd.factorize(self.word_ids[words])[0].astype(np.int64),
-                "lengths": self.word_lengths[words]}
+        return {**dict(zip(self.COUNTS, counts.tolist())), "lower_ids": self.word_ids[words], "lengths": self.word_lengths[words]}
 
 
 _TOKENS = TokenTable()
