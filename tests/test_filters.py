@@ -135,8 +135,6 @@ def test_document_statistics_from_distinct_tokens_equal_the_counts_over_the_whol
     ids (the worker's, not the document's) must give the same n-gram statistics as the words."""
     import re
 
-    import numpy as np
-
     from arkivlm.filters import quality as q
 
     strip, core = q._STRIP, q._PLAUSIBLE_CORE
