@@ -140,6 +140,15 @@ _NUMERIC_TOKEN = re.compile(r"[\d.,:/%-]+")
 _PLAUSIBLE_TOKEN = re.compile(rf"[{re.escape(_STRIP)}]*(?:{_PLAUSIBLE_CORE})[{re.escape(_STRIP)}]*")
 
 
+def _grown(array: np.ndarray, size: int) -> np.ndarray:
+    """`array`, or a copy twice as long or longer (zeros after it), to hold `size` rows."""
+    if size <= len(array):
+        return array
+    out = np.zeros((max(size, 2 * len(array)),) + array.shape[1:], dtype=array.dtype)
+    out[:len(array)] = array
+    return out
+
+
 class TokenTable:
     """What each distinct whitespace-separated token contributes to a document's statistics, worked
     out once per Python worker: its words (lower-cased, as process-wide ids, and their lengths) and
@@ -164,28 +173,33 @@ class TokenTable:
         self.word_lengths = np.zeros(4096, dtype=np.int64)
         self.n_words = 0
 
-    def _add(self, token: str) -> None:
-        ws = _WORD.findall(token)
-        lower = [w.lower() for w in ws]
-        core = token.strip(_STRIP)
-        i, n = len(self.index), len(ws)
-        if i == len(self.counts):
-            self.counts = np.concatenate([self.counts, np.zeros_like(self.counts)])
-            self.first_word = np.concatenate([self.first_word, np.zeros_like(self.first_word)])
-        while self.n_words + n > len(self.word_ids):
-            self.word_ids = np.concatenate([self.word_ids, np.zeros_like(self.word_ids)])
-            self.word_lengths = np.concatenate([self.word_lengths, np.zeros_like(self.word_lengths)])
-        self.counts[i] = (n, sum(map(len, ws)), sum(map(SWEDISH_STOP_WORDS.__contains__, lower)),
-                          sum(map(str.isdigit, token)), len(_SYMBOLS.findall(token)),
-                          _TIME_TOKEN.fullmatch(token) is not None, _NUMERIC_TOKEN.fullmatch(token) is not None,
-                          _PLAUSIBLE_TOKEN.fullmatch(token) is not None, bool(core) and not _PLAUSIBLE.match(core))
-        self.first_word[i] = self.n_words
-        vocabulary = self.vocabulary
-        for j, w in enumerate(lower, self.n_words):
-            self.word_ids[j] = vocabulary.setdefault(w, len(vocabulary))
-            self.word_lengths[j] = len(w)
-        self.n_words += n
-        self.index[token] = i
+    def _add(self, tokens) -> None:
+        """Rows for new `tokens` (distinct), appended to the arrays in one step."""
+        rows, first, ids, lengths = [], [], [], []
+        vocabulary, n_words = self.vocabulary, self.n_words
+        for token in tokens:
+            ws = _WORD.findall(token)
+            lower = [w.lower() for w in ws]
+            core = token.strip(_STRIP)
+            rows.append((len(ws), sum(map(len, ws)), sum(map(SWEDISH_STOP_WORDS.__contains__, lower)),
+                         sum(map(str.isdigit, token)), len(_SYMBOLS.findall(token)),
+                         _TIME_TOKEN.fullmatch(token) is not None, _NUMERIC_TOKEN.fullmatch(token) is not None,
+                         _PLAUSIBLE_TOKEN.fullmatch(token) is not None, bool(core) and not _PLAUSIBLE.match(core)))
+            first.append(n_words)
+            ids.extend([vocabulary.setdefault(w, len(vocabulary)) for w in lower])
+            lengths.extend(map(len, lower))
+            n_words += len(ws)
+        i = len(self.index)
+        self.counts = _grown(self.counts, i + len(rows))
+        self.first_word = _grown(self.first_word, i + len(rows))
+        self.word_ids = _grown(self.word_ids, n_words)
+        self.word_lengths = _grown(self.word_lengths, n_words)
+        self.counts[i:i + len(rows)] = np.array(rows, dtype=np.int64).reshape(len(rows), len(self.COUNTS))
+        self.first_word[i:i + len(rows)] = first
+        self.word_ids[self.n_words:n_words] = ids
+        self.word_lengths[self.n_words:n_words] = lengths
+        self.n_words = n_words
+        self.index.update(zip(tokens, range(i, i + len(rows))))
 
     def lookup(self, tokens) -> np.ndarray:
         """The table's rows of distinct `tokens`, added where new."""
@@ -195,9 +209,7 @@ class TokenTable:
         try:
             return np.array([index[t] for t in tokens], dtype=np.int64)
         except KeyError:
-            for t in tokens:
-                if t not in index:
-                    self._add(t)
+            self._add([t for t in tokens if t not in index])
             return np.array([index[t] for t in tokens], dtype=np.int64)
 
     def stats(self, tokens: list[str]) -> dict:
