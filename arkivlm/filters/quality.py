@@ -20,10 +20,6 @@ _PLAUSIBLE_CORE = rf"[{_LETTERS}]+(?:[-'][{_LETTERS}]+)*|\d+(?:[.,:]\d+)*"
 _PLAUSIBLE = re.compile(rf"^(?:{_PLAUSIBLE_CORE})$")
 
 
-def words(text: str) -> list[str]:
-    return _WORD.findall(text)
-
-
 def duplicate_fraction(items: list[str]) -> tuple[float, float]:
     """(share of items that repeat an earlier one, share of characters in them)."""
     if not items:
