@@ -25,10 +25,20 @@ PII_TYPES = tuple(PLACEHOLDERS)
 # YYMMDD or YYYYMMDD, then `-`, `+` (over 100 years old), an en dash, a space or nothing, then four digits.
 _ID_NUMBER = re.compile(r"(?<![\w+-])((?:18|19|20)?)(\d{2})(\d{2})(\d{2})(\s?[-+\u2013]\s?|\s)?(\d{3})(\d)(?![\w-]|[ \u2013-]\d)")
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-zA-Z]{2,}(?![\w-])")
+# A Swedish number: country or trunk prefix + area code, then the subscriber's digits; or a foreign
+# number after `+`. Written as
+#   (?<![\w+(])(?:(?:\+|00)46<area>|0[1-9]\d{0,2}|\(0[1-9]\d{0,2}\))<tail>
+#   |(?<![\w+])\+(?!46)\d{1,3}[\s-]?\d{1,4}(?:[\s-]?\d{2,4}){2,4}(?![\w-])
+# but with each alternative starting on its first character (`+`, `0` or `(`) and the look-behind
+# moved after it: re then skips to those characters instead of trying every position of a
+# transcript (ten times faster, the same matches; tests/test_pii.py compares the two).
+_PHONE_TAIL = r"(?:\s?[-/\u2013]\s?|\s)?\d{2,4}(?:[\s-]?\d{2,4}){1,3}(?![\w-])"
+_PHONE_AREA = r"[\s-]?(?:\(0\)[\s-]?)?[1-9]\d{0,2}"
 _PHONE = re.compile(
-    r"(?<![\w+(])(?:(?:\+|00)46[\s-]?(?:\(0\)[\s-]?)?[1-9]\d{0,2}|0[1-9]\d{0,2}|\(0[1-9]\d{0,2}\))"  # country or trunk prefix + area code
-    r"(?:\s?[-/\u2013]\s?|\s)?\d{2,4}(?:[\s-]?\d{2,4}){1,3}(?![\w-])"
-    r"|(?<![\w+])\+(?!46)\d{1,3}[\s-]?\d{1,4}(?:[\s-]?\d{2,4}){2,4}(?![\w-])")
+    r"\+(?:(?<![\w+(]\+)46" + _PHONE_AREA + _PHONE_TAIL +
+    r"|(?<![\w+]\+)(?!46)\d{1,3}[\s-]?\d{1,4}(?:[\s-]?\d{2,4}){2,4}(?![\w-]))"
+    r"|0(?<![\w+(]0)(?:046" + _PHONE_AREA + r"|[1-9]\d{0,2})" + _PHONE_TAIL +
+    r"|\((?<![\w+(]\()0[1-9]\d{0,2}\)" + _PHONE_TAIL)
 
 _SIX_DIGITS = re.compile(r"\d{6}")
 _DIGIT = re.compile(r"\d")

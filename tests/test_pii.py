@@ -87,3 +87,27 @@ def test_the_scans_skipped_where_nothing_can_match_change_nothing():
     texts += ["".join(rng.choice("0123456789 -+()@.ab\n٣") for _ in range(rng.randint(0, 40))) for _ in range(5000)]
     assert [pii.redact(t) for t in texts] == [every_scan(t) for t in texts]
     assert pii.redact(texts[0])[1] == {"personnummer": 2, "samordningsnummer": 0, "email": 1, "phone": 2}
+
+
+def test_the_phone_pattern_matches_what_its_plain_spelling_matches():
+    """`_PHONE` is the pattern below with each alternative starting on its first character (for
+    speed): the same matches, on real-looking text and on random strings of what phone numbers are
+    made of (prefixes, separators, letters and other digits around them)."""
+    import random
+    import re
+
+    plain = re.compile(
+        r"(?<![\w+(])(?:(?:\+|00)46[\s-]?(?:\(0\)[\s-]?)?[1-9]\d{0,2}|0[1-9]\d{0,2}|\(0[1-9]\d{0,2}\))"
+        r"(?:\s?[-/\u2013]\s?|\s)?\d{2,4}(?:[\s-]?\d{2,4}){1,3}(?![\w-])"
+        r"|(?<![\w+])\+(?!46)\d{1,3}[\s-]?\d{1,4}(?:[\s-]?\d{2,4}){2,4}(?![\w-])")
+    rng = random.Random(11)
+    pieces = list("0123456789" * 3) + list(" -+()/\u2013\nå_.,x٣") + ["46", "0046", "+46", "(0)", "(08)", "070", " 12", "00"]
+    texts = ["Ring 08-123 45 67, (08) 123 45 67 eller +46 (0)8 123 45 67 och 0046701234567; +1 202 555 0143.",
+             "a+46 8 123 45 67 x08-123 45 67 ((08) 123 45 67 +0046 70 123 45 67"]
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 30))) for _ in range(100_000)]
+    found = 0
+    for t in texts:
+        expected = [m.span() for m in plain.finditer(t)]
+        assert [m.span() for m in pii._PHONE.finditer(t)] == expected, t
+        found += bool(expected)
+    assert found > 1000  # the strings do hold phone numbers
