@@ -395,26 +395,30 @@ def run(spark, settings: dict, allow_rights: list[str], in_docs: str, out_docs: 
 
     bp = boilerplate_settings(settings)
     docs = spark.read.parquet(in_docs)
-    docs_in = docs.count()
+    per_source = {r["source"]: int(r["count"]) for r in docs.groupBy("source").count().collect()}
+    docs_in, sources = sum(per_source.values()), sorted(per_source)
     prepared = prepare(docs, settings).persist(StorageLevel.MEMORY_AND_DISK_DESER)
 
     # Cue keys and consecutive pairs found in at least `min_docs` different programmes of a source,
     # counted together: both are 64-bit hashes of different strings, so one set holds both. A
     # programme aired twice (the same `content_hash`) counts once: one copy of each is kept before
     # its keys are exploded, which shuffles a row per programme rather than a row per cue (on the
-    # real newsreels at 16x, 6 s instead of 15 s for the same sets).
+    # real newsreels at 16x, 6 s instead of 15 s for the same sets). The source is counted by its
+    # number (1, 2, ... in `sources`): two integers group faster than a string and an integer (on
+    # the subtitle archive at 16x, 9.6 million keys: 7.1 s instead of 9.6-11 s).
+    source_no = F.array_position(F.array(*[F.lit(x) for x in sources or [""]]), F.col("source")).cast("int")
     frequent = (
         prepared.where(F.col("cue_keys").isNotNull() & F.col("modality").isin(list(bp["modalities"])))
-        .select("source", "content_hash", "cue_keys", "cue_pairs")
-        .dropDuplicates(["source", "content_hash"])
-        .select("source", F.explode(F.array_distinct(F.concat("cue_keys", "cue_pairs"))).alias("key"))
+        .select(source_no.alias("source_no"), "content_hash", "cue_keys", "cue_pairs")
+        .dropDuplicates(["source_no", "content_hash"])
+        .select("source_no", F.explode(F.array_distinct(F.concat("cue_keys", "cue_pairs"))).alias("key"))
         .where(F.col("key") != 0)
-        .groupBy("source", "key").count()
+        .groupBy("source_no", "key").count()
         .where(F.col("count") >= bp["min_docs"])
-        .select("source", "key")
+        .select("source_no", "key")
     )
     # through Arrow, all partitions at once (toLocalIterator computes them one after another)
-    frequent_by_source = {src: set(keys.tolist()) for src, keys in frequent.toPandas().groupby("source")["key"]}
+    frequent_by_source = {sources[no - 1]: set(keys.tolist()) for no, keys in frequent.toPandas().groupby("source_no")["key"]}
     shared = spark.sparkContext.broadcast({src: frozenset(keys) for src, keys in frequent_by_source.items()})
     result = assembled(prepared, settings, allow_rights, shared).persist(StorageLevel.MEMORY_AND_DISK_DESER)
     held = result.where(F.col("drop_reason") == "rights_not_released").groupBy("source").count()
