@@ -21,7 +21,8 @@ from arkivlm.tables import (DOCUMENT_DDL, count_words, document_id, histogram, l
                             with_int_columns)
 
 # line_conf: mean ALTO word confidence per text line (read by the lines stage, then dropped);
-# words: counted where the text is made, for the stats, and not written
+# words: counted where the text is made, for the stats, and not written; text: null for a document
+# with cues (subtitles, transcripts), whose cues hold it
 INGEST_DDL = DOCUMENT_DDL + ", cues array<string>, line_conf array<double>, words long, reason string"
 GLOB_CHARS = set("*?[")
 DEFAULTS = {"max_file_mb": 64, "files_per_partition": 4000}
@@ -272,13 +273,16 @@ def read_partition(batches, max_bytes: int, date_patterns: dict[str, str], batch
                     rows.append({**base, "record": rec.record if rec else None, "reason": error})
                     continue
                 content = rec.text if rec.cues is None else "\n".join(rec.cues)
-                n = len(rec.text or "") + (len(content) if rec.cues is not None else 0)
+                n = len(content or "")
                 if rows and size + n > batch_bytes:
                     yield frame(rows)
                     rows, size = [], 0
                 size += n
                 rows.append({**base, "id": document_id(src.source, src.path, rec.record, content),
-                             "record": rec.record, "text": rec.text, "cues": rec.cues, "title": rec.title,
+                             # a cue document's text is its cues joined: clean builds it from the cues, so the
+                             # table holds them once (on the newsreels, half of what ingest wrote)
+                             "record": rec.record, "text": rec.text if rec.cues is None else None, "cues": rec.cues,
+                             "title": rec.title,
                              "date": path_date or normalize_date(rec.date) or date_in_name(src.path),
                              "page": rec.page, "ocr_conf": rec.ocr_conf, "line_conf": rec.line_conf,
                              "start_s": rec.start_s, "end_s": rec.end_s, "words": count_words(rec.text),
