@@ -2,7 +2,9 @@ import random
 
 import pytest
 
-from arkivlm.filters.quality import build_filters, check_document, longest_loop, quality_score
+import numpy as np
+
+from arkivlm.filters.quality import build_filters, check_document, longest_loop, loop_span, quality_score
 from arkivlm.sample import text as T
 
 FILTERS = build_filters({})
@@ -68,6 +70,32 @@ def test_asr_loop():
     assert longest_loop(looped.lower().split()) >= 8
     assert check_document(FILTERS, doc(looped, "transcript", "whisper_json")) == "asr_loop:repeated_phrase"
     assert check_document(FILTERS, doc(text, "transcript", "whisper_json")) is None
+
+
+def plain_loop_span(ids, max_n):
+    """loop_span without its skip of phrase lengths that cannot beat the best run: the reference."""
+    best, span = 1, 0
+    for n in range(1, max_n + 1):
+        if len(ids) < 2 * n:
+            break
+        same = np.concatenate(([False], ids[:-n] == ids[n:], [False]))
+        edges = np.flatnonzero(same[1:] != same[:-1])
+        if edges.size:
+            run = int((edges[1::2] - edges[::2]).max())
+            if run // n + 1 > best:
+                best, span = run // n + 1, run + n
+    return best, span
+
+
+def test_loop_span_is_the_plain_search():
+    rng = np.random.default_rng(0)
+    for _ in range(20_000):
+        ids = rng.integers(0, int(rng.integers(1, 6)), int(rng.integers(0, 60)))
+        if rng.random() < 0.3 and len(ids) > 10:  # a phrase repeated back to back, planted
+            phrase, at = rng.integers(0, 9, int(rng.integers(1, 9))), int(rng.integers(0, len(ids)))
+            ids = np.concatenate([ids[:at], np.tile(phrase, int(rng.integers(2, 9))), ids[at:]])
+        max_n = int(rng.integers(1, 10))
+        assert loop_span(ids, max_n) == plain_loop_span(ids, max_n), (ids.tolist(), max_n)
 
 
 def test_thresholds_come_from_settings():

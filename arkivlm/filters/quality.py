@@ -117,7 +117,10 @@ def loop_span(ids: np.ndarray, max_n: int = 8) -> tuple[int, int]:
     for n in range(1, max_n + 1):
         if len(ids) < 2 * n:
             break
-        same = np.concatenate(([False], ids[:-n] == ids[n:], [False]))
+        equal = ids[:-n] == ids[n:]
+        if np.count_nonzero(equal) < best * n:  # too few equal pairs for a run that beats `best` (most text)
+            continue
+        same = np.concatenate(([False], equal, [False]))
         edges = np.flatnonzero(same[1:] != same[:-1])
         if edges.size:
             run = int((edges[1::2] - edges[::2]).max())
