@@ -418,8 +418,8 @@ def run(spark, settings: dict, allow_rights: list[str], in_docs: str, out_docs: 
         .select("source_no", "key")
     )
     # through Arrow, all partitions at once (toLocalIterator computes them one after another)
-    frequent_by_source = {sources[no - 1]: set(keys.tolist()) for no, keys in frequent.toPandas().groupby("source_no")["key"]}
-    shared = spark.sparkContext.broadcast({src: frozenset(keys) for src, keys in frequent_by_source.items()})
+    frequent_by_source = {sources[no - 1]: frozenset(keys.tolist()) for no, keys in frequent.toPandas().groupby("source_no")["key"]}
+    shared = spark.sparkContext.broadcast(frequent_by_source)
     result = assembled(prepared, settings, allow_rights, shared).persist(StorageLevel.MEMORY_AND_DISK_DESER)
     held = result.where(F.col("drop_reason") == "rights_not_released").groupBy("source").count()
     extra = {
