@@ -73,17 +73,18 @@ def test_asr_loop():
 
 
 def plain_loop_span(ids, max_n):
-    """loop_span without its skip of phrase lengths that cannot beat the best run: the reference."""
-    best, span = 1, 0
+    """loop_span's definition, word by word: for each phrase length n, the longest run of positions
+    whose word equals the word n on; r repetitions of an n-word phrase make a run of (r - 1) * n."""
+    ids, best, span = list(ids), 1, 0
     for n in range(1, max_n + 1):
         if len(ids) < 2 * n:
             break
-        same = np.concatenate(([False], ids[:-n] == ids[n:], [False]))
-        edges = np.flatnonzero(same[1:] != same[:-1])
-        if edges.size:
-            run = int((edges[1::2] - edges[::2]).max())
-            if run // n + 1 > best:
-                best, span = run // n + 1, run + n
+        longest = current = 0
+        for i in range(len(ids) - n):
+            current = current + 1 if ids[i] == ids[i + n] else 0
+            longest = max(longest, current)
+        if longest and longest // n + 1 > best:
+            best, span = longest // n + 1, longest + n
     return best, span
 
 
