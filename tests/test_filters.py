@@ -176,8 +176,10 @@ def test_document_statistics_from_distinct_tokens_equal_the_counts_over_the_whol
     texts = ["", " \n ", swedish(2), swedish(3, 1)] + [
         "".join(rng.choice(pieces) + rng.choice([" ", " ", "\n", "\n\n", "\t", "\u2003"]) for _ in range(rng.randint(1, 80)))
         for _ in range(300)]
-    for max_tokens in (1_000_000, 5):  # 5: the table is cleared between documents
+    for max_tokens, sum_chunk in ((1_000_000, 1 << 16), (5, 1 << 16), (1_000_000, 7)):
+        # 5: the table is cleared between documents; 7: a document's counts summed in pieces of 7 tokens
         monkeypatch.setattr(q, "_TOKENS", q.TokenTable(max_tokens))
+        monkeypatch.setattr(q.TokenTable, "SUM_CHUNK", sum_chunk)
         for text in texts:
             s = q.text_stats(text)
             ws = q._WORD.findall(text)
