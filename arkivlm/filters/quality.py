@@ -17,7 +17,6 @@ _STRIP = ".,;:!?()\"'”“«»–-"
 _LETTERS = "a-zåäöéüæøA-ZÅÄÖÉÜÆØ"
 _PLAUSIBLE_CORE = rf"[{_LETTERS}]+(?:[-'][{_LETTERS}]+)*|\d+(?:[.,:]\d+)*"
 _PLAUSIBLE = re.compile(rf"^(?:{_PLAUSIBLE_CORE})$")
-_SWEDISH_LETTERS = re.compile(rf"[{_LETTERS}]+")
 _END_MARKS = ".,;:!?"  # in _STRIP, and none a symbol of _SYMBOLS on its own
 
 
@@ -198,7 +197,7 @@ class TokenTable:
             word = token[:-1] if token[-1] in _END_MARKS else token
             if word.isalpha():
                 lower = word.lower()
-                plausible = word.isascii() or _SWEDISH_LETTERS.fullmatch(word) is not None
+                plausible = word.isascii() or _PLAUSIBLE.match(word) is not None
                 rows.append((1, len(word), lower in SWEDISH_STOP_WORDS, 0, 0, False, False, plausible, not plausible))
                 first.append(n_words)
                 ids.append(vocabulary.setdefault(lower, len(vocabulary)))
