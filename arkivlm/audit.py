@@ -20,11 +20,22 @@ def bucket_column():
     return F.pmod(F.xxhash64("id"), F.lit(BUCKETS)).alias("_bucket")
 
 
+def excerpt(column):
+    """The first EXCERPT_CHARS characters of a string column ("" for null). Spark's substring counts
+    a string's characters to its end, a pass over every document's whole text in each stage's
+    stats; the first EXCERPT_CHARS characters lie within its first 4 x EXCERPT_CHARS bytes of
+    UTF-8, so only those are cut out as bytes and counted."""
+    from pyspark.sql import functions as F
+
+    head = F.substring(F.coalesce(column, F.lit("")).cast("binary"), 1, 4 * EXCERPT_CHARS).cast("string")
+    return F.substring(head, 1, EXCERPT_CHARS)
+
+
 def example_column(*fields: str):
     """The row of the group with the smallest id hash, as a struct of `fields` (text as an excerpt)."""
     from pyspark.sql import functions as F
 
-    cols = [F.substring(F.coalesce(F.col(f), F.lit("")), 1, EXCERPT_CHARS).alias(f) if f == "text" else F.col(f)
+    cols = [excerpt(F.col(f)).alias(f) if f == "text" else F.col(f)
             for f in fields]
     return F.min_by(F.struct(*cols), F.xxhash64("id")).alias("_example")
 

@@ -24,7 +24,7 @@ import unicodedata
 
 import pandas as pd
 
-from arkivlm.tables import DOCUMENT_FIELDS, is_true, with_int_columns
+from arkivlm.tables import DOCUMENT_FIELDS, empty_if_null, is_true, null_if_empty, with_int_columns
 
 DEFAULTS = {
     "unwrap_formats": ["txt"],
@@ -101,8 +101,14 @@ def clean_text(text: str, fmt: str, unwrap: bool, keep_lines: bool = False) -> s
 
 
 # ASCII that a fixer of ftfy acts on: an HTML entity (ftfy decodes only those ending in `;`), `\r`,
-# terminal escapes and control characters
-_FTFY_ASCII = re.compile(r"&#?[0-9A-Za-z]{1,24};|[\r\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# terminal escapes and control characters. Two searches, the entity's only where there is an `&`:
+# a third of the time of one search with both as alternatives, which cannot skip ahead.
+_ENTITY = re.compile(r"&#?[0-9A-Za-z]{1,24};")
+_FTFY_CONTROL = re.compile(r"[\r\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _ftfy_ascii(text: str) -> bool:
+    return ("&" in text and _ENTITY.search(text) is not None) or _FTFY_CONTROL.search(text) is not None
 
 
 # Runs of non-ASCII characters at most 6 ASCII characters apart: the stretches around them (3
@@ -118,9 +124,23 @@ def _around_non_ascii(text: str) -> set[str]:
 _NOT_BAD: set[str] = set()  # stretches ftfy's `is_bad` passed: Swedish repeats ` på `, ` är ` in every text
 
 
-def _has_mojibake(text: str) -> bool:
+# Every pattern of ftfy's badness (ftfy 6) holds one of these characters (C1 controls, Â, Ã, Œ, œ)
+# or two non-ASCII characters side by side: Swedish text seldom has either, and then no stretch
+# needs judging (tests/test_clean.py checks the claim against ftfy's patterns).
+_MOJIBAKE_ALONE = frozenset("ÂÃŒœ") | frozenset(map(chr, range(0x80, 0xA0)))
+_NON_ASCII_PAIR = re.compile(r"[^\x00-\x7f][^\x00-\x7f]")
+
+
+def mojibake_possible(text: str, chars: set[str] | None = None) -> bool:
+    """Whether ftfy's badness could find anything in `text` (`chars`: its set of characters, if known)."""
+    return not (set(text) if chars is None else chars).isdisjoint(_MOJIBAKE_ALONE) or bool(_NON_ASCII_PAIR.search(text))
+
+
+def _has_mojibake(text: str, chars: set[str] | None = None) -> bool:
     from ftfy.badness import is_bad
 
+    if not mojibake_possible(text, chars):
+        return False
     new = _around_non_ascii(text) - _NOT_BAD
     if not new:
         return False
@@ -151,10 +171,13 @@ def ftfy_plan(text: str):
       character is fixed on its own.
     """
     if text.isascii():
-        return True if _FTFY_ASCII.search(text) else None
-    if _FTFY_ASCII.search(text) or not unicodedata.is_normalized("NFC", text) or _has_mojibake(text):
+        return True if _ftfy_ascii(text) else None
+    if _ftfy_ascii(text) or not unicodedata.is_normalized("NFC", text):
         return True
-    table = {ord(ch): fixed for ch in set(text) if ch > "\x7f" and (fixed := _ftfy_char(ch)) != ch}
+    chars = set(text)
+    if _has_mojibake(text, chars):
+        return True
+    table = {ord(ch): fixed for ch in chars if ch > "\x7f" and (fixed := _ftfy_char(ch)) != ch}
     return table or None
 
 
@@ -218,6 +241,20 @@ def cue_key(text: str) -> str:
     return _KEY_DROP.sub(" ", text.casefold()).strip()
 
 
+_NOT_WORD_OR_NUL = re.compile(r"[^\w\x00]+")
+
+
+def cue_keys(texts: list[str]) -> list[str]:
+    """`[cue_key(t) for t in texts]` with one casefold and one substitution for all of a programme's
+    cues, joined by NUL (casefold maps each character on its own, and no run of non-word characters
+    crosses a NUL); a cue holding a NUL itself is keyed on its own."""
+    joined = "\x00".join(texts)
+    if joined.count("\x00") != max(0, len(texts) - 1):
+        return [cue_key(t) for t in texts]
+    folded = joined.casefold().replace("_", " ")
+    return [part.strip() for part in _NOT_WORD_OR_NUL.sub(" ", folded).split("\x00")] if texts else []
+
+
 def key_hash(key: str) -> int:
     """A cue key as a 64-bit integer (0 for an empty key): what the boilerplate count shuffles."""
     return (int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little", signed=True) or 1) if key else 0
@@ -226,7 +263,7 @@ def key_hash(key: str) -> int:
 def prepare_cues(raw_cues: list[str], ocr: bool = False, keys: bool = True) -> tuple[list[str], list[bool], list[str] | None]:
     """Raw cues -> (texts, starts_turn, keys), with repeated and rolling cues collapsed. An OCR'd
     cue is one card: its own paragraph, its OCR lines kept as lines. `keys=False`: no keys (None)."""
-    texts, turns, cue_keys = [], [], []
+    texts, turns = [], []
     prev_speaker, prev_text = None, ""
     fix = ftfy_plan("\n".join(raw_cues))
     for raw in raw_cues:
@@ -242,9 +279,7 @@ def prepare_cues(raw_cues: list[str], ocr: bool = False, keys: bool = True) -> t
             prev_text = text
             texts.append(text)
             turns.append(starts)
-            if keys:
-                cue_keys.append(cue_key(text))
-    return texts, turns, cue_keys if keys else None
+    return texts, turns, cue_keys(texts) if keys else None
 
 
 _MASK64 = (1 << 64) - 1
@@ -315,7 +350,7 @@ def prepare_partition(batches, unwrap_formats: set[str], boilerplate_modalities:
         cue_texts, cue_turns, cue_keys, cue_pairs, hashes, texts = [], [], [], [], [], []
         for text, cues, fmt, ocr, modality in zip(pdf["text"], pdf["cues"], pdf["format"], pdf["ocr"], pdf["modality"]):
             ocr = is_true(ocr)
-            if cues is not None:
+            if cues is not None and len(cues):  # ingest gives a cue document at least one cue, others none
                 # keys only where boilerplate is looked for (OCR'd cards are judged by the lines stage)
                 keyed = modality in boilerplate_modalities
                 t, tr, k = prepare_cues(list(cues), ocr=ocr, keys=keyed)
@@ -326,8 +361,8 @@ def prepare_partition(batches, unwrap_formats: set[str], boilerplate_modalities:
                 hashes.append(int.from_bytes(hashlib.blake2b("\n".join(k).encode(), digest_size=8).digest(), "little", signed=True)
                               if keyed else None)
                 texts.append(None)
-            else:
-                cue_texts.append(None); cue_turns.append(None); cue_keys.append(None); cue_pairs.append(None)
+            else:  # empty arrays, not null ones: see `tables.empty_if_null`
+                cue_texts.append([]); cue_turns.append([]); cue_keys.append([]); cue_pairs.append([])
                 hashes.append(None)
                 texts.append(clean_text(text or "", fmt, fmt in unwrap_formats, keep_lines=ocr))
         out = pdf.drop(columns=["cues"]).assign(text=texts, cue_texts=cue_texts, cue_turns=cue_turns,
@@ -345,7 +380,7 @@ def assemble_partition(batches, allow_rights: set[str], bp: dict, frequent_by_so
     for pdf in batches:
         texts, removed, reasons, details = [], [], [], []
         for row in pdf.itertuples(index=False):
-            if row.cue_texts is not None:
+            if row.text is None:  # a cue document: its text is assembled here
                 keys, cue_texts = [int(k) for k in row.cue_keys], list(row.cue_texts)
                 frequent = frequent_by_source.get(row.source, empty)  # keys and pairs in one set
                 # words are needed only for a run of frequent cues; most programmes have none
@@ -377,6 +412,8 @@ def prepare(docs, settings: dict | None):
     """`docs` repaired, with their cues split out and keyed for the boilerplate count (lazily)."""
     unwrap = set({**DEFAULTS, **(settings or {})}["unwrap_formats"])
     modalities = set(boilerplate_settings(settings)["modalities"])
+    docs = docs.select(*[n for n, _ in DOCUMENT_FIELDS], empty_if_null("cues", "array<string>"),
+                       empty_if_null("line_conf", "array<double>"))
     return docs.mapInPandas(lambda it: prepare_partition(it, unwrap, modalities), PREPARED_DDL)
 
 
@@ -384,7 +421,8 @@ def assembled(prepared, settings: dict | None, allow_rights: list[str], frequent
     """Prepared documents as text, without the cues of `frequent_by_source` (a broadcast of
     {source: frozenset of frequent cue keys and pairs}), with a `drop_reason` (lazily)."""
     bp, allowed = boilerplate_settings(settings), set(allow_rights)
-    return prepared.mapInPandas(lambda it: assemble_partition(it, allowed, bp, frequent_by_source), CLEANED_DDL)
+    out = prepared.mapInPandas(lambda it: assemble_partition(it, allowed, bp, frequent_by_source), CLEANED_DDL)
+    return out.select(*[null_if_empty(c) if c == "line_conf" else c for c in out.columns])
 
 
 def run(spark, settings: dict, allow_rights: list[str], in_docs: str, out_docs: str, out_dropped: str, out_stats: str) -> dict:
@@ -408,7 +446,7 @@ def run(spark, settings: dict, allow_rights: list[str], in_docs: str, out_docs: 
     # the subtitle archive at 16x, 9.6 million keys: 7.1 s instead of 9.6-11 s).
     source_no = F.array_position(F.array(*[F.lit(x) for x in sources or [""]]), F.col("source")).cast("int")
     frequent = (
-        prepared.where(F.col("cue_keys").isNotNull() & F.col("modality").isin(list(bp["modalities"])))
+        prepared.where(F.col("content_hash").isNotNull() & F.col("modality").isin(list(bp["modalities"])))
         .select(source_no.alias("source_no"), "content_hash", "cue_keys", "cue_pairs")
         .dropDuplicates(["source_no", "content_hash"])
         .select("source_no", F.explode(F.array_distinct(F.concat("cue_keys", "cue_pairs"))).alias("key"))

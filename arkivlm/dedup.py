@@ -56,16 +56,19 @@ DEFAULTS = {
 
 _HYPHEN_BREAK = re.compile(r"[-\u00ad¬]\s*\n\s*")
 _OCR_CANON = [("rn", "m"), ("1", "l"), ("|", "l"), ("!", "l"), ("0", "o"), ("5", "s")]
-_NOT_ALNUM = re.compile(r"[^a-z0-9|!]+")
+_KEPT_ASCII = b"abcdefghijklmnopqrstuvwxyz0123456789|!"  # what a key keeps: every other character goes
+_DROPPED_ASCII = bytes(b for b in range(128) if b not in _KEPT_ASCII)
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 def dedup_key(text: str) -> str:
     """The text as dedup sees it: robust to case, hyphenation, diacritics and OCR confusions."""
     t = _HYPHEN_BREAK.sub("", text.casefold())
-    t = unicodedata.normalize("NFKD", t)  # diacritics become combining marks, which _NOT_ALNUM drops
+    t = unicodedata.normalize("NFKD", t)  # diacritics become combining marks, which go below
     t = t.replace("æ", "ae").replace("ø", "o").replace("ß", "ss")
-    t = _NOT_ALNUM.sub("", t)
+    # every character but a-z, 0-9, | and !: non-ASCII by the encoding, the rest by the byte table
+    # (a regex substitution did the same, a match and a copy per space)
+    t = t.encode("ascii", "ignore").translate(None, _DROPPED_ASCII).decode("ascii")
     for src, dst in _OCR_CANON:
         t = t.replace(src, dst)
     return t
@@ -173,23 +176,38 @@ def passes_rule(jac: float, cont: float, s: dict) -> bool:
 
 # --- Spark ----------------------------------------------------------------------------------------
 
-_JAVA_SPACE = re.compile(r"[ \t\n\x0b\f\r]+")
-KEYED_DDL = "id string, key string, bands array<bigint>, exact string"
+# Java's spaces (space, tab, newline, vertical tab, form feed, carriage return) as spaces, in UTF-8
+_JAVA_SPACES_AS_SPACE = bytes.maketrans(b"\t\n\x0b\f\r", b"     ")
+
+
+def fold_java_spaces(data: bytes) -> bytes:
+    """UTF-8 `data` with each run of Java's spaces as one space: what `[ \t\n\x0b\f\r]+` -> " " does
+    to the text (no byte of a multi-byte character is below 0x80), with byte operations instead of
+    a substitution per space."""
+    data = data.translate(_JAVA_SPACES_AS_SPACE)
+    while b"  " in data:
+        data = data.replace(b"  ", b" ")
+    return data
+
+
+KEYED_DDL = "id string, key string, bands array<bigint>, exact string, chars int"
 
 
 def exact_hash(text: str) -> str:
     """SHA-256 of the text trimmed of spaces, lower-cased, whitespace runs as one space. Computed in
     Python beside the signature: Spark's regexp_replace over a book holds several copies of it on
     an executor's heap."""
-    return hashlib.sha256(_JAVA_SPACE.sub(" ", text.strip(" ").lower()).encode("utf-8", "surrogatepass")).hexdigest()
+    return hashlib.sha256(fold_java_spaces(text.strip(" ").lower().encode("utf-8", "surrogatepass"))).hexdigest()
 
 
-SIGNED_DDL = "id string, bands array<bigint>, exact string"
+SIGNED_DDL = "id string, bands array<bigint>, exact string, chars int"
 
 
 def signature_partition(batches, s: dict, with_keys: bool = True):
-    """(id, [key,] bands, exact) per document; without `with_keys` the output stays narrow (the key
-    is about as long as the text: dedup computes it again for the few documents it verifies)."""
+    """(id, [key,] bands, exact, chars) per document; without `with_keys` the output stays narrow (the
+    key is about as long as the text: dedup computes it again for the few documents it verifies).
+    `chars`: the text's length in characters (null for no text), as Spark's `length` would count
+    it, which walks every byte of the text in the JVM."""
     import pandas as pd
 
     signer = Signer(s["num_perm"], s["seed"], s["lsh_threshold"])
@@ -197,7 +215,8 @@ def signature_partition(batches, s: dict, with_keys: bool = True):
         texts = [t or "" for t in pdf["text"]]
         keys = [dedup_key(t) for t in texts]
         bands = [signer.band_hashes(signer.key_signature(k, s["shingle_size"], s["chunk_shingles"])) for k in keys]
-        out = {"id": pdf["id"], "key": keys, "bands": bands, "exact": [exact_hash(t) for t in texts]}
+        out = {"id": pdf["id"], "key": keys, "bands": bands, "exact": [exact_hash(t) for t in texts],
+               "chars": pd.array([None if t is None else len(t) for t in pdf["text"]], dtype="Int32")}
         if not with_keys:
             del out["key"]
         yield pd.DataFrame(out)
@@ -490,8 +509,8 @@ def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, ou
     # 1. exact duplicates: a hash of the normalised text, ranked within its group (the bands ride
     # along, so that the signatures are computed once, for this one persisted table)
     w = Window.partitionBy("_exact").orderBy(*best_first_order())
-    meta = base.select("id", "quality_score", F.length("text").alias("_len")) \
-        .join(keyed.select("id", F.col("exact").alias("_exact"), "bands"), "id") \
+    meta = base.select("id", "quality_score") \
+        .join(keyed.select("id", F.col("exact").alias("_exact"), "bands", F.col("chars").alias("_len")), "id") \
         .withColumn("_rank", F.row_number().over(w)).withColumn("_exact_of", F.first("id").over(w)) \
         .persist(StorageLevel.MEMORY_AND_DISK_DESER)
     docs_in = meta.count()

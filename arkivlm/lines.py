@@ -15,7 +15,7 @@ import pandas as pd
 
 from arkivlm.filters.lines import DEFAULTS, OcrLineRules, SpeechLineRules, flow, repeated_cards, repeated_lines
 from arkivlm.langid import lid_text
-from arkivlm.tables import DOCUMENT_FIELDS, is_true, with_int_columns
+from arkivlm.tables import DOCUMENT_FIELDS, empty_if_null, is_true, with_int_columns
 
 CUE_FORMATS = ("srt", "vtt", "whisper_json")
 LINES_DDL = ", ".join(f"{n} {k}" for n, k in DOCUMENT_FIELDS) + \
@@ -132,7 +132,8 @@ def transform(docs, settings: dict):
 
     if "line_conf" not in docs.columns:
         docs = docs.withColumn("line_conf", F.lit(None).cast("array<double>"))
-    return docs.select(*[n for n, _ in DOCUMENT_FIELDS], "line_conf").mapInPandas(lambda it: lines_partition(it, settings), LINES_DDL)
+    return docs.select(*[n for n, _ in DOCUMENT_FIELDS], empty_if_null("line_conf", "array<double>")) \
+        .mapInPandas(lambda it: lines_partition(it, settings), LINES_DDL)
 
 
 def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, out_stats: str,

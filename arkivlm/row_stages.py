@@ -134,13 +134,13 @@ def run(spark, settings: dict, in_docs: str, interim: str, dropped: str, stats: 
 
     from arkivlm import langid, lines, pii, quality
     from arkivlm.stage_chains import stage_paths
-    from arkivlm.tables import DOCUMENT_FIELDS, StatsMismatch
+    from arkivlm.tables import DOCUMENT_FIELDS, StatsMismatch, empty_if_null
 
     langid.load_model({**langid.DEFAULTS, **settings.get("langid", {})}["model"])  # fail here, on the driver
     docs = spark.read.parquet(in_docs)
     if "line_conf" not in docs.columns:
         docs = docs.withColumn("line_conf", F.lit(None).cast("array<double>"))
-    docs = docs.select(*[n for n, _ in DOCUMENT_FIELDS], "line_conf")
+    docs = docs.select(*[n for n, _ in DOCUMENT_FIELDS], empty_if_null("line_conf", "array<double>"))
     results, inputs = stage_results(docs, settings)
     schema = fused_schema(results)
     fused = docs.mapInPandas(lambda it: fused_partition(it, settings, inputs, schema), schema) \

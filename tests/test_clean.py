@@ -142,3 +142,55 @@ def test_stretches_around_non_ascii_characters_match_their_definition():
         ["".join(rng.choice("ab \nå\u00e9\u2028x1") for _ in range(rng.randint(0, 40))) for _ in range(5000)]
     for text in texts:
         assert clean._around_non_ascii(text) == reference(text), text
+
+
+def test_a_programmes_cue_keys_are_each_cues_key():
+    """`cue_keys` keys all cues of a programme in one casefold and one substitution: it must give
+    `cue_key` of each cue, on random cues of letters that casefold to more than one (ß, ŉ, ﬁ),
+    Greek sigmas, underscores, digits, punctuation, spaces and NULs."""
+    import random
+
+    rng = random.Random(11)
+    alphabet = list("aAåÅßŉﬁΣσς_ 09.,!-–\t") + ["\x00", "İ", "ǅ"]
+    for n in range(2000):
+        cues = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 12))) for _ in range(rng.randrange(0, 6))]
+        if n % 3:
+            cues = [c.replace("\x00", "") for c in cues]
+        assert clean.cue_keys(cues) == [clean.cue_key(c) for c in cues], cues
+
+
+def test_mojibake_needs_one_of_few_characters_or_two_non_ascii_side_by_side():
+    """Clean skips ftfy's badness check of a text with no C1 control, Â, Ã, Œ or œ and no two
+    non-ASCII characters side by side: no pattern of ftfy's badness can match such a text. Random
+    texts of ASCII and every character of ftfy's mojibake categories, non-ASCII never side by side,
+    must never match; with a pair side by side, some must (so the generator reaches the patterns)."""
+    import random
+    import re
+
+    from ftfy.badness import BADNESS_RE, MOJIBAKE_CATEGORIES
+
+    chars = set()
+    for spec in MOJIBAKE_CATEGORIES.values():
+        chars |= {c for c in re.findall(r".-.|.", spec, re.S) for c in
+                  (map(chr, range(ord(c[0]), ord(c[2]) + 1)) if len(c) == 3 else c)}
+    safe = sorted(c for c in chars | set(map(chr, range(0x80, 0xA0))) if not clean.mojibake_possible(c))
+    assert len(safe) > 400
+    ascii_chars = "abcxyzABCXYZ .,?!'\"-\n09"
+    rng = random.Random(13)
+    paired_hits = 0
+    for n in range(20000):
+        out, last_non_ascii = [], False
+        for _ in range(rng.randrange(1, 12)):
+            if not last_non_ascii and rng.random() < 0.5:
+                out.append(rng.choice(safe))
+                last_non_ascii = True
+            else:
+                out.append(rng.choice(ascii_chars))
+                last_non_ascii = False
+        text = "".join(out)
+        assert not clean.mojibake_possible(text)
+        assert not BADNESS_RE.search(text), repr(text)
+        paired = text + rng.choice(safe) + rng.choice(safe)
+        assert clean.mojibake_possible(paired)
+        paired_hits += bool(BADNESS_RE.search(paired))
+    assert paired_hits > 1000, paired_hits

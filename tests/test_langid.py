@@ -1,4 +1,5 @@
 import random
+import re
 
 import pytest
 
@@ -55,3 +56,28 @@ def test_danish_page_with_swedish_snippet_is_dropped(clf):
     page = "\n\n".join([T.decoy_paragraph(rng, "da", 6) for _ in range(3)] + [T.news_paragraph(rng, 3)])
     (res,) = clf.judge([page])
     assert res[0] is None and res[5] == "not_swedish:da"
+
+
+def test_lines_mostly_in_capitals_are_found_as_counting_each_line_would():
+    """`lid_text` finds the lines to lower-case for the whole text at once; it must pick the lines
+    that counting `str.isupper` and `str.islower` line by line picks: random lines of upper and
+    lower case letters (Swedish, Greek, title case, characters beyond the Basic Multilingual
+    Plane), digits, spaces and empty lines."""
+    from arkivlm.langid import lid_text
+
+    def reference(text):
+        if re.search(r"[A-ZÅÄÖÉÜ]{3}", text):
+            text = "\n".join(line.lower() if sum(map(str.isupper, line)) > sum(map(str.islower, line)) else line
+                             for line in text.split("\n"))
+        return " ".join(text.split())
+
+    rng = random.Random(7)
+    alphabet = "ABCÅÄÖÉabcåäöé ΣΑσα ǅ 0123 \n\n.,ⒶⓐÆæ"
+    checked = lowered = 0
+    for n in range(3000):
+        chars = alphabet + ("𝐀𝐚" if n % 10 == 0 else "")
+        text = "".join(rng.choice(chars) for _ in range(rng.randrange(0, 60))) + "ÅÄÖ" * (n % 2)
+        assert lid_text(text) == reference(text), repr(text)
+        checked += 1
+        lowered += lid_text(text) != " ".join(text.split())
+    assert lowered > 300, lowered

@@ -205,3 +205,26 @@ def test_chains_equal_the_stages_run_one_by_one(pipeline, spark, tmp_path, row_s
     assert len(removed[0]) and removed[0].equals(removed[1])
     train = pd.read_parquet(p["train"]).sort_values("id").reset_index(drop=True)
     assert pd.read_parquet(tmp_path / "train").sort_values("id").reset_index(drop=True)[["id", "text"]].equals(train[["id", "text"]])
+
+
+def test_an_excerpt_is_the_first_characters_of_the_text(spark):
+    """Stats' excerpts are cut from the text's first bytes (Spark's substring would count every
+    character of a book): the same as substring, for texts of one- to four-byte characters that
+    are shorter than, as long as and longer than an excerpt, empty and null."""
+    import random
+
+    from pyspark.sql import functions as F
+
+    from arkivlm import audit
+
+    rng = random.Random(5)
+    n = audit.EXCERPT_CHARS
+    texts = [None, "", "å", "a" * n, "ä" * n + "b", "😀" * (n + 3), "中" * (n - 1) + "😀é"]
+    texts += ["".join(rng.choice("aä中😀 \n") for _ in range(rng.randrange(n - 5, n + 6))) for _ in range(200)]
+    df = spark.createDataFrame([(i, t) for i, t in enumerate(texts)], "i int, text string")
+    rows = df.select("i", audit.excerpt(F.col("text")).alias("cut"),
+                     F.substring(F.coalesce("text", F.lit("")), 1, n).alias("reference")).collect()
+    assert len(rows) == len(texts)
+    for r in rows:
+        assert r["cut"] == r["reference"], r["i"]
+        assert r["cut"] == (texts[r["i"]] or "")[:n]
