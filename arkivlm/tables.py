@@ -7,9 +7,7 @@ duplicate_of) and the stats, and refuses to finish when the counts do not reconc
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import re
 from pathlib import Path
 
 DOCUMENT_FIELDS = [
@@ -68,35 +66,29 @@ def decade_column():
     return F.when(year.rlike("^[0-9]{4}$"), F.concat(F.substring(year, 1, 3), F.lit("0s"))).otherwise(F.lit("undated"))
 
 
-JAVA_SPACE = " \t\n\x0b\x0c\r"
 WORD_CHUNK = 1 << 20
 
 
-@functools.cache
-def _not_java_spaces() -> tuple[dict, re.Pattern]:
-    """Spaces to Python's str.split() that are not spaces to Java's \\s (Spark's regexps, the counts
-    of earlier runs), as a table that makes them letters (so the counts stay what they were) and a
-    pattern that finds them. Built on first use: testing every code point takes ~40 ms, which every
-    process and Python worker that imports this module would pay."""
-    chars = [c for c in map(chr, range(0x110000)) if c.isspace() and c not in JAVA_SPACE]
-    return str.maketrans({c: "x" for c in chars}), re.compile("[" + re.escape("".join(chars)) + "]")
+_JAVA_SPACES_AS_SPACE = bytes.maketrans(b"\t\n\x0b\x0c\r", b"     ")
 
 
 def count_words(text: str | None) -> int:
     """Runs of non-space characters (Java's \\s: space, tab, newline, vertical tab, form feed,
-    carriage return), counted a megabyte at a time: a book's words are never all objects at once."""
+    carriage return), counted a megabyte at a time in UTF-8: every byte of a multi-byte character
+    is above 0x7f, so Java's six spaces are the only space bytes; their runs are folded to one space
+    and counted, and no word becomes an object."""
     if not text:
         return 0
-    as_letters, any_not_java_space = _not_java_spaces()
-    if len(text) <= WORD_CHUNK and not any_not_java_space.search(text):
-        return len(text.split())  # the common case: no space that Python and Java disagree on
     n, joined = 0, False
     for start in range(0, len(text), WORD_CHUNK):
-        piece = text[start:start + WORD_CHUNK].translate(as_letters)
-        n += len(piece.split())
-        if joined and piece[0] not in JAVA_SPACE:
+        piece = text[start:start + WORD_CHUNK].encode("utf-8", "surrogatepass").translate(_JAVA_SPACES_AS_SPACE)
+        while b"  " in piece:
+            piece = piece.replace(b"  ", b" ")
+        starts_word, ends_word = piece[:1] != b" ", piece[-1:] != b" "
+        n += piece.count(b" ") - 1 + starts_word + ends_word  # words: spaces between them, plus one
+        if joined and starts_word:
             n -= 1  # the word running over the chunk boundary was counted on both sides
-        joined = piece[-1] not in JAVA_SPACE
+        joined = ends_word
     return n
 
 
