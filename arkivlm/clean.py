@@ -346,6 +346,9 @@ CLEANED_DDL = ", ".join(f"{n} {k}" for n, k in DOCUMENT_FIELDS) + \
 
 
 def prepare_partition(batches, unwrap_formats: set[str], boilerplate_modalities: set[str]):
+    from arkivlm.python_workers import set_aside_survivors
+
+    set_aside_survivors()
     for pdf in batches:
         cue_texts, cue_turns, cue_keys, cue_pairs, hashes, texts = [], [], [], [], [], []
         for text, cues, fmt, ocr, modality in zip(pdf["text"], pdf["cues"], pdf["format"], pdf["ocr"], pdf["modality"]):
@@ -375,6 +378,9 @@ def assemble_partition(batches, allow_rights: set[str], bp: dict, frequent_by_so
     """`frequent_by_source`: a Spark broadcast of {source: frozenset of frequent cue keys and
     consecutive pairs}, read once per Python worker (joining the set onto every row would copy it
     into every row)."""
+    from arkivlm.python_workers import set_aside_survivors
+
+    set_aside_survivors()
     frequent_by_source = frequent_by_source.value
     empty: frozenset = frozenset()
     for pdf in batches:

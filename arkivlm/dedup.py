@@ -210,6 +210,9 @@ def signature_partition(batches, s: dict, with_keys: bool = True):
     it, which walks every byte of the text in the JVM."""
     import pandas as pd
 
+    from arkivlm.python_workers import set_aside_survivors
+
+    set_aside_survivors()
     signer = Signer(s["num_perm"], s["seed"], s["lsh_threshold"])
     for pdf in batches:
         texts = [t or "" for t in pdf["text"]]

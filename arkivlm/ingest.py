@@ -249,7 +249,9 @@ def read_partition(batches, max_bytes: int, date_patterns: dict[str, str], batch
     """Documents of the files of each batch, yielded in frames of about `batch_bytes` of text: a
     batch of small paths can expand into gigabytes of books."""
     from arkivlm.dates import date_from_path, date_in_name, normalize_date
+    from arkivlm.python_workers import set_aside_survivors
 
+    set_aside_survivors()
     columns = [c.split(" ")[0] for c in INGEST_DDL.split(", ")]
     patterns = {name: re.compile(p) for name, p in date_patterns.items()}
 

@@ -90,7 +90,9 @@ def fused_partition(batches, settings: dict, input_columns: dict, schema):
     from pyspark.sql.types import IntegerType, LongType
 
     from arkivlm import lines
+    from arkivlm.python_workers import set_aside_survivors
 
+    set_aside_survivors()
     feeds = {stage: _Feed() for stage in ROW_STAGES}
     steps = {stage: stage_code(stage)[1](feeds[stage], settings.get(stage, {})) for stage in ROW_STAGES}
     names = [f.name for f in schema.fields]
