@@ -194,3 +194,10 @@ def test_mojibake_needs_one_of_few_characters_or_two_non_ascii_side_by_side():
         assert clean.mojibake_possible(paired)
         paired_hits += bool(BADNESS_RE.search(paired))
     assert paired_hits > 1000, paired_hits
+
+
+def test_counted_keys_are_a_programmes_distinct_keys_and_pairs():
+    a, b = clean.key_hash("ja"), clean.key_hash("nej")
+    counted = clean.counted_keys([a, b, 0, a, b])  # a cue with no key (0) breaks the pairs around it
+    assert counted == sorted({a, b, clean.pair_key(a, b)})
+    assert clean.counted_keys([]) == [] and clean.counted_keys([0, 0]) == []
