@@ -67,7 +67,9 @@ class LineJudge:
         paragraphs = [[line for line in p.split("\n") if line.strip()] for p in text.split("\n\n")]
         lines = [line for p in paragraphs for line in p]
         reasons: list[str | None] = [None] * len(lines)
-        words = [len(line.split()) for line in lines]
+        # plausible words per OCR line, from its judgement; speech counts its kept lines' words in
+        # `_finish`, and only as far as `min_words_left` needs
+        words = [0] * len(lines) if kind == "ocr" else None
         if self.s["enabled"] and kind == "ocr":
             conf = doc.get("line_conf")
             conf = list(conf) if conf is not None and len(conf) == len(lines) else [None] * len(lines)
@@ -101,8 +103,16 @@ class LineJudge:
         text = flow(kept)
         n = len(p["lines"])
         if self.s["enabled"] and p["kind"] in ("ocr", "speech"):
-            left = sum(w for w, r in zip(p["words"], reasons) if r is None)
             need = self.s["ocr" if p["kind"] == "ocr" else "speech"]["min_words_left"]
+            if p["words"] is None:
+                left = 0
+                for line, r in zip(p["lines"], reasons):
+                    if r is None:
+                        left += len(line.split())
+                        if left >= need:  # enough: the exact count matters only below `need`
+                            break
+            else:
+                left = sum(w for w, r in zip(p["words"], reasons) if r is None)
             if left < need:
                 reason = "too_little_swedish" if p["kind"] == "ocr" else "only_asr_artifacts"
                 return text, n, removed, reason, f"{n - len(removed)} of {n} lines kept, {left} words"

@@ -24,7 +24,7 @@ def run(spark, settings: dict, in_docs: str, out_train: str, out_validation: str
     from pyspark.sql import functions as F
 
     from arkivlm.io import parquet_written_meanwhile, write_json
-    from arkivlm.tables import histogram, linear_edges, source_decade_counts, word_count_column
+    from arkivlm.tables import histogram, linear_edges, source_decade_counts, text_counts_column
 
     settings = {**DEFAULTS, **(settings or {})}
     docs = spark.read.parquet(in_docs)
@@ -32,8 +32,8 @@ def run(spark, settings: dict, in_docs: str, out_train: str, out_validation: str
     in_validation = validation_bucket(F.col("id"), settings["validation_fraction"])
     narrow = docs.select("source", "modality", *(["date"] if "date" in docs.columns else []),
                          F.when(in_validation, "validation").otherwise("train").alias("split"),
-                         F.length("text").alias("chars"), word_count_column().alias("words")) \
-        .persist(StorageLevel.MEMORY_AND_DISK_DESER)
+                         text_counts_column().alias("n")) \
+        .select("*", "n.chars", "n.words").drop("n").persist(StorageLevel.MEMORY_AND_DISK_DESER)
     counts = narrow.groupBy("split", "modality").agg(F.count("*").alias("docs"), F.sum("chars").alias("chars")).collect()
     per_split: dict = {}
     for r in counts:

@@ -97,6 +97,12 @@ def test_word_counts_in_python_equal_java_whitespace_words(spark, monkeypatch):
     rows = df.select(java.alias("java"), tables.word_count_column().alias("python")).collect()
     want = [r["java"] for r in rows]
     assert [r["python"] for r in rows] == want and sum(want) > 500
+    # split's counts: characters as Spark's length() counts them (code points; a character beyond
+    # the Basic Multilingual Plane is one), words as above, from one trip to Python
+    wide = df.union(spark.createDataFrame([("Räksmörgås 🎬 é́",)], "text string"))
+    counted = wide.select(F.length("text").alias("spark"), tables.text_counts_column().alias("n")).collect()
+    assert [r["n"]["chars"] for r in counted] == [r["spark"] for r in counted] and counted[-1]["spark"] == 15
+    assert [r["n"]["words"] for r in counted] == want + [3]
     monkeypatch.setattr(tables, "WORD_CHUNK", 7)  # words running over chunk boundaries counted once
     assert [tables.count_words(t) for t in texts] == want
 
