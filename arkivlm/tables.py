@@ -95,14 +95,7 @@ def count_words(text: str | None) -> int:
 def word_count_column(col: str = "text"):
     """Each document's `count_words`, in Python: Spark's regexps and split() turn a book into a Java
     String (or an object per word) on an executor's heap."""
-    import pandas as pd
-    from pyspark.sql import functions as F
-
-    def words(texts: pd.Series) -> pd.Series:
-        return pd.Series([count_words(t) for t in texts], dtype="int64")
-
-    words.__annotations__ = {"texts": pd.Series, "return": pd.Series}  # this module's annotations are strings
-    return F.pandas_udf(words, "long")(F.col(col))
+    return text_counts_column(col).getField("words")
 
 
 def text_counts_column(col: str = "text"):
@@ -117,7 +110,7 @@ def text_counts_column(col: str = "text"):
         return pd.DataFrame({"chars": pd.array([None if t is None else len(t) for t in texts], dtype="Int64"),
                              "words": pd.array([count_words(t) for t in texts], dtype="Int64")})
 
-    counts.__annotations__ = {"texts": pd.Series, "return": pd.DataFrame}
+    counts.__annotations__ = {"texts": pd.Series, "return": pd.DataFrame}  # this module's annotations are strings
     return F.pandas_udf(counts, "chars long, words long")(F.col(col))
 
 
