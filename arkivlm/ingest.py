@@ -23,9 +23,11 @@ from arkivlm.tables import (DOCUMENT_DDL, count_words, document_id, histogram, l
 # line_conf: mean ALTO word confidence per text line (read by the lines stage, then dropped);
 # words: counted where the text is made, for the stats, and not written; text: null for a document
 # with cues (subtitles, transcripts), whose cues hold it
-INGEST_DDL = DOCUMENT_DDL + ", cues array<string>, line_conf array<double>, words long, reason string"
+# skipped, skipped_count: records of a file that are counted, not documents (a WARC's images, an issue's METS)
+INGEST_DDL = DOCUMENT_DDL + ", cues array<string>, line_conf array<double>, words long, reason string," \
+    " skipped string, skipped_count long"
 GLOB_CHARS = set("*?[")
-DEFAULTS = {"max_file_mb": 64, "files_per_partition": 4000}
+DEFAULTS = {"max_file_mb": 64, "files_per_partition": 4000, "package_chunk_mb": 256}
 
 
 def glob_root(pattern: str) -> str:
@@ -191,6 +193,47 @@ def list_files(spark, sources: list[dict]):
     return spark.range(len(groups), numPartitions=len(groups)).mapInPandas(listed, LISTING_DDL)
 
 
+PACKAGE_DDL = LISTING_DDL + ", members array<string>, member_offsets array<long>, member_sizes array<long>," \
+    " mets_dirs array<string>, mets_dates array<string>, n_files long, chunk int, list_error string"
+
+
+def expand_packages(listing, sources: list[dict], chunk_members: int, chunk_bytes: int):
+    """The listing with each package of a source that has `package_members` replaced by rows of
+    runs of its members (at most `chunk_members` members and about `chunk_bytes` bytes each): the
+    units a large package is split into across tasks. Every row says how many files it stands for
+    (`n_files`: its members; a loose file or a package that cannot be listed counts one). Listed
+    on the executors, in parallel over packages."""
+    from arkivlm.readers import ReadError
+    from arkivlm.readers.packages import chunks, is_package, list_package
+
+    member_regex = {src["name"]: glob_regex(src["package_members"]) for src in sources if src.get("package_members")}
+    columns = [c.split(" ")[0] for c in PACKAGE_DDL.split(", ")]
+
+    def expand(batches):
+        for batch in batches:
+            rows = []
+            for row in batch.to_dict("records"):
+                empty = dict.fromkeys(columns[len(row):])
+                if row["source"] not in member_regex or not is_package(row["path"]):
+                    rows.append({**row, **empty, "n_files": 1})
+                    continue
+                try:
+                    members, mets = list_package(row["abspath"], member_regex[row["source"]])
+                except ReadError as e:
+                    rows.append({**row, **empty, "n_files": 1, "list_error": str(e)})
+                    continue
+                for k, run in enumerate(chunks(members, chunk_members, chunk_bytes)):
+                    rows.append({**row, **empty, "members": [m.name for m in run], "member_offsets": [m.offset for m in run],
+                                 "member_sizes": [m.size for m in run], "mets_dirs": list(mets),
+                                 "mets_dates": list(mets.values()), "n_files": len(run), "chunk": k})
+            out = pd.DataFrame(rows, columns=columns)
+            out["n_files"] = out["n_files"].astype("int64")
+            out["chunk"] = out["chunk"].astype("Int32")
+            yield out
+
+    return listing.mapInPandas(expand, PACKAGE_DDL)
+
+
 @functools.lru_cache(maxsize=4096)
 def _realpath(directory: str) -> str:
     return os.path.realpath(directory)
@@ -207,8 +250,30 @@ def real_file_path(path: str) -> str:
     return os.path.join(_realpath(head), tail)
 
 
+def parse_bytes(data: bytes, fmt: str, path: str, max_bytes: int):
+    """Yield (record, error) for the bytes of one file or package member, decompressed by its
+    name's suffix (`.gz`, `.bz2`, `.xz`, `.zst`); a file-level problem comes back as one error."""
+    from arkivlm.readers import READERS, ReadError
+    from arkivlm.readers.compressed import decompress
+
+    try:
+        records = list(READERS[fmt].read(decompress(data, path, max_bytes), path))
+    except ReadError as e:
+        yield None, str(e)
+        return
+    except READER_ERRORS as e:
+        yield None, f"reader failed: {type(e).__name__}: {str(e)[:200]}"
+        return
+    for rec in records:
+        yield rec, rec.error
+
+
+READER_ERRORS = (RecursionError, MemoryError, OSError, ValueError, UnicodeError, TypeError, LookupError)
+
+
 def read_file(path: str, fmt: str, root: str, max_bytes: int):
-    """Yield (record, error) for one file; file-level problems come back as one error."""
+    """Yield (record, error) for one file; file-level problems come back as one error. A WARC is
+    read record by record (`max_bytes` bounds each record); any other file whole."""
     from arkivlm.readers import READERS, ReadError
 
     try:
@@ -223,21 +288,53 @@ def read_file(path: str, fmt: str, root: str, max_bytes: int):
     if os.path.commonpath([real_file_path(path), real_root]) != real_root:
         yield None, "symlink points outside the source directory"
         return
+    reader = READERS[fmt]
+    if reader.streaming:
+        try:
+            with open(path, "rb") as fh:
+                for rec in reader.read_stream(fh, path, max_bytes):
+                    yield rec, rec.error
+        except ReadError as e:
+            yield None, str(e)
+        except READER_ERRORS as e:
+            yield None, f"reader failed: {type(e).__name__}: {str(e)[:200]}"
+        return
     if st.st_size > max_bytes:
         yield None, f"file too large ({st.st_size} bytes > {max_bytes})"
         return
     try:
         with open(path, "rb") as fh:
             data = fh.read(max_bytes + 1)
-        records = list(READERS[fmt].read(data, path))
-    except ReadError as e:
-        yield None, str(e)
-        return
-    except (RecursionError, MemoryError, OSError, ValueError, UnicodeError, TypeError, LookupError) as e:
+    except OSError as e:
         yield None, f"reader failed: {type(e).__name__}: {str(e)[:200]}"
         return
-    for rec in records:
-        yield rec, rec.error
+    yield from parse_bytes(data, fmt, path, max_bytes)
+
+
+def read_package_chunk(src, max_bytes: int):
+    """Yield (member path, record, error, the date of the member's METS) for a run of one
+    package's members (a row of `expand_packages`)."""
+    from arkivlm.readers import ReadError
+    from arkivlm.readers.packages import MEMBER_SEPARATOR, Member, PackageFile
+
+    dates = dict(zip(src.mets_dirs, src.mets_dates)) if src.mets_dirs is not None else {}
+    members = [Member(n, int(o), int(z)) for n, o, z in zip(src.members, src.member_offsets, src.member_sizes)]
+    try:
+        package = PackageFile(src.abspath)
+    except (OSError, ValueError, EOFError) as e:
+        for m in members:
+            yield f"{src.path}{MEMBER_SEPARATOR}{m.name}", None, f"corrupt package: {type(e).__name__}: {str(e)[:160]}", None
+        return
+    with package:
+        for m in members:
+            member_path = f"{src.path}{MEMBER_SEPARATOR}{m.name}"
+            try:
+                data = package.read(m, max_bytes)
+            except ReadError as e:
+                yield member_path, None, str(e), None
+                continue
+            for rec, error in parse_bytes(data, src.format, member_path, max_bytes):
+                yield member_path, rec, error, dates.get(os.path.dirname(m.name))
 
 
 def source_is_ocr(source: dict) -> bool:
@@ -261,18 +358,30 @@ def read_partition(batches, max_bytes: int, date_patterns: dict[str, str], batch
             out[col] = out[col].astype("float64")
         out["ocr"] = out["ocr"].astype("boolean")
         out["words"] = out["words"].astype("Int64")
+        out["skipped_count"] = out["skipped_count"].astype("Int64")
         return with_int_columns(out)
 
     rows, size = [], 0
     for batch in batches:
         for src in batch.itertuples(index=False):
-            path_date = date_from_path(patterns.get(src.source), src.path)
-            for rec, error in read_file(src.abspath, src.format, src.root, max_bytes):
-                base = dict.fromkeys(columns)
-                base.update(source=src.source, modality=src.modality, rights=src.rights, format=src.format, path=src.path,
-                            ocr=bool(src.ocr))
+            base = dict.fromkeys(columns)
+            base.update(source=src.source, modality=src.modality, rights=src.rights, format=src.format, path=src.path,
+                        ocr=bool(src.ocr))
+            if getattr(src, "list_error", None) is not None:  # a package that cannot be listed: quarantined whole
+                rows.append({**base, "reason": src.list_error})
+                continue
+            if getattr(src, "members", None) is not None:
+                found = read_package_chunk(src, max_bytes)
+            else:
+                found = ((src.path, rec, error, None) for rec, error in read_file(src.abspath, src.format, src.root, max_bytes))
+            skipped: dict[str, int] = {}
+            for path, rec, error, package_date in found:
                 if error is not None:
-                    rows.append({**base, "record": rec.record if rec else None, "reason": error})
+                    rows.append({**base, "path": path + (rec.path_suffix if rec else ""),
+                                 "record": rec.record if rec else None, "reason": error})
+                    continue
+                if rec.skipped is not None:
+                    skipped[rec.skipped] = skipped.get(rec.skipped, 0) + 1
                     continue
                 content = rec.text if rec.cues is None else "\n".join(rec.cues)
                 n = len(content or "")
@@ -280,15 +389,18 @@ def read_partition(batches, max_bytes: int, date_patterns: dict[str, str], batch
                     yield frame(rows)
                     rows, size = [], 0
                 size += n
-                rows.append({**base, "id": document_id(src.source, src.path, rec.record, content),
+                doc_path = path + rec.path_suffix
+                path_date = date_from_path(patterns.get(src.source), doc_path)
+                rows.append({**base, "path": doc_path, "id": document_id(src.source, doc_path, rec.record, content),
                              # a cue document's text is its cues joined: clean builds it from the cues, so the
-                             # table holds them once (the subtitle benchmark's at 16x: 75 MB, not 138 MB)
+                             # table holds them once
                              "record": rec.record, "text": rec.text if rec.cues is None else None, "cues": rec.cues,
-                             "title": rec.title,
-                             "date": path_date or normalize_date(rec.date) or date_in_name(src.path),
+                             "title": rec.title, "url": rec.url,
+                             "date": path_date or normalize_date(rec.date or package_date) or date_in_name(doc_path),
                              "page": rec.page, "ocr_conf": rec.ocr_conf, "line_conf": rec.line_conf,
                              "start_s": rec.start_s, "end_s": rec.end_s, "words": count_words(rec.text),
                              "reason": None})
+            rows.extend({**base, "skipped": kind, "skipped_count": n} for kind, n in sorted(skipped.items()))
     if rows:
         yield frame(rows)
 
@@ -302,9 +414,14 @@ def run(spark, sources: list[dict], settings: dict, out_docs: str, out_quarantin
     settings = {**DEFAULTS, **(settings or {})}
     # Paths are kept as the config spells them (they are part of each document's identity) and read
     # through their absolute form: on a cluster the executors do not share the driver's directory.
-    listing = list_files(spark, sources).persist(StorageLevel.MEMORY_AND_DISK_DESER)
+    listing = list_files(spark, sources)
+    packages = any(src.get("package_members") for src in sources)
+    if packages:
+        listing = expand_packages(listing, sources, settings["files_per_partition"], int(settings["package_chunk_mb"] * 2**20))
+    listing = listing.persist(StorageLevel.MEMORY_AND_DISK_DESER)
     files_in = {src["name"]: 0 for src in sources}
-    for r in listing.groupBy("source").count().collect():
+    counted = listing.groupBy("source").agg(F.sum("n_files").alias("count")) if packages else listing.groupBy("source").count()
+    for r in counted.collect():
         files_in[r["source"]] = int(r["count"])
 
     # Few, large partitions: every task of a Python UDF pays a fixed cost (tens of ms), and every
@@ -312,19 +429,24 @@ def run(spark, sources: list[dict], settings: dict, out_docs: str, out_quarantin
     n_files = sum(files_in.values())
     n_parts = max(2 * spark.sparkContext.defaultParallelism, -(-n_files // settings["files_per_partition"]))
     n_parts = max(1, min(n_parts, n_files, 4096))
-    files = listing.repartition(n_parts, "path")
+    # a package's runs of members are spread over the tasks like files
+    files = listing.repartition(n_parts, "path", "chunk") if packages else listing.repartition(n_parts, "path")
     max_bytes = int(settings["max_file_mb"] * 1024 * 1024)
     batch_bytes = int(spark.conf.get("spark.sql.execution.arrow.maxBytesPerBatch", str(64 << 20)))
     date_patterns = {src["name"]: src["date_from_path"] for src in sources if src.get("date_from_path")}
     table = files.mapInPandas(lambda it: read_partition(it, max_bytes, date_patterns, batch_bytes), INGEST_DDL) \
         .persist(StorageLevel.MEMORY_AND_DISK_DESER)
 
-    with_words = table.where(F.col("reason").isNull()).drop("reason")
+    with_words = table.where(F.col("reason").isNull() & F.col("skipped").isNull()).drop("reason", "skipped", "skipped_count")
     docs = with_words.drop("words")
     quarantine = table.where(F.col("reason").isNotNull()).select("path", "source", "format", "record", "reason")
+    skipped: dict = {}
+    for r in table.where(F.col("skipped").isNotNull()).groupBy("source", "skipped").agg(
+            F.sum("skipped_count").alias("n")).collect():
+        skipped.setdefault(r["source"], {})[r["skipped"]] = int(r["n"])
     per_source = {
         r["source"]: r for r in table.groupBy("source").agg(
-            F.sum(F.col("reason").isNull().cast("long")).alias("docs"),
+            F.sum((F.col("reason").isNull() & F.col("skipped").isNull()).cast("long")).alias("docs"),
             F.countDistinct(F.when(F.col("reason").isNotNull() & F.col("record").isNull(), F.col("path"))).alias("files_quarantined"),
             F.sum((F.col("reason").isNotNull() & F.col("record").isNotNull()).cast("long")).alias("records_quarantined"),
         ).collect()
@@ -344,6 +466,8 @@ def run(spark, sources: list[dict], settings: dict, out_docs: str, out_quarantin
         sources_stats[name] = {"files_in": n_files, "files_ok": n_files - q, "files_quarantined": q,
                                "records_quarantined": int(r["records_quarantined"]) if r else 0,
                                "docs": int(r["docs"] or 0) if r else 0}
+        if name in skipped:
+            sources_stats[name]["records_skipped"] = dict(sorted(skipped[name].items()))
     for name, st in sources_stats.items():
         st["words"] = words_by_source.get(name, {}).get("words", 0)
     docs_total = sum(s["docs"] for s in sources_stats.values())
@@ -353,6 +477,7 @@ def run(spark, sources: list[dict], settings: dict, out_docs: str, out_quarantin
         "files_ok": sum(s["files_ok"] for s in sources_stats.values()),
         "files_quarantined": sum(s["files_quarantined"] for s in sources_stats.values()),
         "records_quarantined": sum(s["records_quarantined"] for s in sources_stats.values()),
+        "records_skipped": sum(n for by_kind in skipped.values() for n in by_kind.values()),
         "per_source": sources_stats,
         "per_decade": words_by_decade,
         "histograms": {"ocr_conf": ocr_conf},

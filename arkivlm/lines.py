@@ -19,9 +19,10 @@ from arkivlm.tables import DOCUMENT_FIELDS, empty_if_null, is_true, with_int_col
 
 CUE_FORMATS = ("srt", "vtt", "whisper_json")
 LINES_DDL = ", ".join(f"{n} {k}" for n, k in DOCUMENT_FIELDS) + \
-    ", lines_in int, removed_no array<int>, removed_reason array<string>, removed_text array<string>," \
-    " drop_reason string, drop_detail string"
-EXTRA_COLUMNS = ("lines_in", "removed_no", "removed_reason", "removed_text")
+    ", lines_in int, blocks_removed int, removed_no array<int>, removed_reason array<string>, removed_text array<string>," \
+    " removed_block array<int>, drop_reason string, drop_detail string"
+EXTRA_COLUMNS = ("lines_in", "blocks_removed", "removed_no", "removed_reason", "removed_text", "removed_block")
+NEIGHBOURS = ("no", "nn", "da")
 
 
 def merged_settings(settings: dict | None) -> dict:
@@ -55,7 +56,39 @@ class LineJudge:
                 if lang not in ("sv", "no", "nn", "da") and len(p) and p[0] >= self.s["ocr"]["lid_min_confidence"]:
                     plans[i]["reasons"][j] = f"not_swedish:{lang}"
                     plans[i]["words"][j] = 0
+        if self.s["enabled"] and self.s["ocr"]["block_lid"]:
+            self._judge_blocks(plans)
         return [self._finish(p) for p in plans]
+
+    def _judge_blocks(self, plans: list[dict]) -> None:
+        """Whole text blocks of OCR pages in another language: their kept lines removed (one
+        fastText call for the batch's blocks)."""
+        s = self.s["ocr"]
+        at, texts = [], []
+        for i, p in enumerate(plans):
+            if p["kind"] != "ocr" or p["cards"] is not None:  # OCR pages only, not OCR'd video
+                continue
+            for k, (a, b) in enumerate(zip(p["starts"], p["starts"][1:])):
+                block = " ".join(p["lines"][j] for j in range(a, b) if p["reasons"][j] is None)
+                if len(block) >= s["block_lid_min_chars"] and block.count(" ") + 1 >= s["block_lid_min_words"]:
+                    at.append((i, k, a, b))
+                    texts.append(lid_text(block))
+        if not texts:
+            return
+        labels, probs = self.model.predict(texts, k=5, threshold=0.0)
+        for (i, k, a, b), labs, ps in zip(at, labels, probs):
+            scores = {lab.removeprefix("__label__"): float(q) for lab, q in zip(labs, ps)}
+            lang = labs[0].removeprefix("__label__") if len(labs) else "unknown"
+            top = scores.get(lang, 0.0)
+            if lang == "sv" or top < s["block_lid_min_confidence"]:
+                continue
+            if lang in NEIGHBOURS and top - scores.get("sv", 0.0) < s["block_lid_margin"]:
+                continue
+            p = plans[i]
+            for j in range(a, b):
+                if p["reasons"][j] is None:
+                    p["reasons"][j], p["words"][j] = f"not_swedish:{lang}", 0
+                    p["block_of"][j] = k
 
     def _plan(self, doc: dict) -> dict:
         text = doc["text"] or ""
@@ -77,16 +110,18 @@ class LineJudge:
                 reasons[j], words[j] = self.ocr.judge(line, conf[j])
         elif self.s["enabled"] and kind == "speech":
             reasons = [self.speech.judge(line) for line in lines]
+        starts = [0]
+        for para in paragraphs:
+            starts.append(starts[-1] + len(para))
+        # cards: OCR'd video, judged for repeats; None for an OCR page, whose blocks are judged by language
+        cards = (doc["format"] in CUE_FORMATS or None) if kind == "ocr" else False
         return {"kind": kind, "paragraphs": paragraphs, "lines": lines, "reasons": reasons, "words": words,
-                "cards": self.s["enabled"] and kind == "ocr" and doc["format"] in CUE_FORMATS}
+                "cards": self.s["enabled"] and cards, "starts": starts, "block_of": {}}
 
     def _finish(self, p: dict) -> tuple:
         if p["kind"] == "keep":
-            return p["text"], 0, [], None, None
-        reasons = p["reasons"]
-        starts = [0]
-        for para in p["paragraphs"]:
-            starts.append(starts[-1] + len(para))
+            return p["text"], 0, [], None, None, 0
+        reasons, starts = p["reasons"], p["starts"]
         if p["cards"]:
             alive = [j for j in range(len(p["lines"])) if reasons[j] is None]
             for j, repeat in zip(alive, repeated_lines([p["lines"][j] for j in alive])):
@@ -99,7 +134,9 @@ class LineJudge:
                     if reasons[j] is None:
                         reasons[j], p["words"][j] = "repeated_card", 0
         kept = [[line for j, line in enumerate(para, starts[k]) if reasons[j] is None] for k, para in enumerate(p["paragraphs"])]
-        removed = [(j, r, line) for j, (line, r) in enumerate(zip(p["lines"], reasons)) if r is not None]
+        block_of = p["block_of"]  # the lines that went with their whole block: its number
+        blocks = set(block_of.values())
+        removed = [(j, r, line, block_of.get(j)) for j, (line, r) in enumerate(zip(p["lines"], reasons)) if r is not None]
         text = flow(kept)
         n = len(p["lines"])
         if self.s["enabled"] and p["kind"] in ("ocr", "speech"):
@@ -115,10 +152,10 @@ class LineJudge:
                 left = sum(w for w, r in zip(p["words"], reasons) if r is None)
             if left < need:
                 reason = "too_little_swedish" if p["kind"] == "ocr" else "only_asr_artifacts"
-                return text, n, removed, reason, f"{n - len(removed)} of {n} lines kept, {left} words"
+                return text, n, removed, reason, f"{n - len(removed)} of {n} lines kept, {left} words", len(blocks)
         if not text.strip():
-            return text, n, removed, "empty", None
-        return text, n, removed, None, None
+            return text, n, removed, "empty", None, len(blocks)
+        return text, n, removed, None, None, len(blocks)
 
 
 def lines_partition(batches, settings: dict):
@@ -129,9 +166,11 @@ def lines_partition(batches, settings: dict):
         out = pdf.drop(columns=["line_conf"]).assign(
             text=[r[0] for r in results],
             lines_in=pd.array([r[1] for r in results], dtype="Int32"),
+            blocks_removed=pd.array([r[5] for r in results], dtype="Int32"),
             removed_no=[[x[0] for x in r[2]] for r in results],
             removed_reason=[[x[1] for x in r[2]] for r in results],
             removed_text=[[x[2] for x in r[2]] for r in results],
+            removed_block=[[x[3] for x in r[2]] for r in results],
             drop_reason=[r[3] for r in results], drop_detail=[r[4] for r in results])
         yield with_int_columns(out)
 
@@ -148,7 +187,8 @@ def transform(docs, settings: dict):
 
 def run(spark, settings: dict, in_docs: str, out_docs: str, out_dropped: str, out_stats: str,
         out_removed: str | None = None) -> dict:
-    """`out_removed`: the table of removed lines (id, source, modality, path, line, reason, text);
+    """`out_removed`: the table of removed lines (id, source, modality, path, line, reason, text, and
+    block: the text block's number when the line went with its whole block);
     default `<out_docs>_removed`, in the workflow `{results}/lines_removed`."""
     from pyspark import StorageLevel
 
@@ -172,14 +212,15 @@ def finish(result, settings: dict, docs_in: int, out_docs: str | None, out_dropp
 
     settings = merged_settings(settings)
     removed = result.select("id", "source", "modality", "path",
-                            F.explode(F.arrays_zip("removed_no", "removed_reason", "removed_text")).alias("r")) \
+                            F.explode(F.arrays_zip("removed_no", "removed_reason", "removed_text", "removed_block")).alias("r")) \
         .select("id", "source", "modality", "path", F.col("r.removed_no").alias("line"),
-                F.col("r.removed_reason").alias("reason"), F.col("r.removed_text").alias("text"))
+                F.col("r.removed_reason").alias("reason"), F.col("r.removed_text").alias("text"),
+                F.col("r.removed_block").alias("block"))
     with parquet_written_meanwhile(removed.sortWithinPartitions("id", "line"), out_removed):
         extra, examples = removed_lines_stats(result, settings)
         stats = finish_stage(result, stage="lines", docs_in=docs_in, out_docs=out_docs, out_dropped=out_dropped,
                              out_stats=out_stats, extra_stats=extra, drop_columns=EXTRA_COLUMNS, removed_lines=examples,
-                             persist=persist)
+                             sums={"blocks_removed": F.col("blocks_removed")}, persist=persist)
     return stats
 
 

@@ -1,5 +1,6 @@
-"""PII redaction: Swedish personal identity and coordination numbers, phone numbers, e-mail, in
-each document's text and title.
+"""PII redaction: Swedish personal identity and coordination numbers, phone numbers, e-mail (also
+when written to dodge harvesters: `namn(at)kommun.se`, `namn snabel-a kommun punkt se`), in each
+document's text and title.
 
 Identity numbers are accepted in every spelling (10 or 12 digits; `-`, `+` or nothing before the
 last four) only when the date part is a real date (day + 60 for coordination numbers) and the
@@ -25,6 +26,26 @@ PII_TYPES = tuple(PLACEHOLDERS)
 # YYMMDD or YYYYMMDD, then `-`, `+` (over 100 years old), an en dash, a space or nothing, then four digits.
 _ID_NUMBER = re.compile(r"(?<![\w+-])((?:18|19|20)?)(\d{2})(\d{2})(\d{2})(\s?[-+\u2013]\s?|\s)?(\d{3})(\d)(?![\w-]|[ \u2013-]\d)")
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-zA-Z]{2,}(?![\w-])")
+# An address written to dodge harvesters: the at-sign spelled out or bracketed (`(at)`, `[at]`,
+# `(a)`, `snabel-a`) or with spaces around it, the dots of the domain perhaps as `(punkt)`, ` dot `.
+# A bare ` at ` is English too (`look at www.kb.se`): it counts only beside a dotted local part
+# (`anna.berg at kommun.se`) or a spelled-out dot (`info at kommun dot se`). The domain must end in
+# a country code or a common generic top-level domain, so a file name (`bilaga(a)2020.pdf`) or a
+# list item (`Svensson (a) ordförande.`) stays.
+_OBF_LOCAL = r"(?<![\w.+-])[a-z0-9][\w.+-]*(?<![.+-])"
+_OBF_AT = r"(?:\s*@\s*|\s*[(\[{]\s*(?:at|a|@|snabel-?a)\s*[)\]}]\s*|\s+snabel-?a\s+)"
+_OBF_SPELLED_DOT = r"(?:\s*[(\[{]\s*(?:dot|punkt)\s*[)\]}]\s*|\s+(?:dot|punkt)\s+)"
+_OBF_DOT = r"(?:\.|" + _OBF_SPELLED_DOT + ")"
+_OBF_LABEL = r"[a-z0-9åäö](?:[a-z0-9åäö-]{0,61}[a-z0-9åäö])?"
+_OBF_TLD = r"(?:[a-z]{2}|com|org|net|info|nu|biz|edu|gov|int)(?![\w-])"
+_OBF_DOMAIN = "(?:" + _OBF_LABEL + _OBF_DOT + ")+" + _OBF_TLD
+_OBFUSCATED_EMAIL = re.compile(
+    _OBF_LOCAL + _OBF_AT + _OBF_DOMAIN
+    + r"|(?<![\w.+-])[a-z0-9][\w+-]*(?:\.[\w+-]+)+(?<![.+-])\s+at\s+" + _OBF_DOMAIN
+    + "|" + _OBF_LOCAL + r"\s+at\s+(?:" + _OBF_LABEL + _OBF_DOT + ")*" + _OBF_LABEL + _OBF_SPELLED_DOT + _OBF_TLD,
+    re.IGNORECASE)
+_OBFUSCATION_HINT = re.compile(r"[(\[{]\s*(?:at|a|@|snabel-?a)\s*[)\]}]|\s(?:at|snabel-?a)\s|\s@|@\s", re.IGNORECASE)
+
 # A Swedish number: country or trunk prefix + area code, then the subscriber's digits; or a foreign
 # number after `+`. Written as
 #   (?<![\w+(])(?:(?:\+|00)46<area>|0[1-9]\d{0,2}|\(0[1-9]\d{0,2}\))<tail>
@@ -93,6 +114,8 @@ def redact(text: str) -> tuple[str, dict[str, int]]:
         text = _ID_NUMBER.sub(id_sub, text)
     if "@" in text:
         text = _EMAIL.sub(sub("email"), text)
+    if _OBFUSCATION_HINT.search(text):
+        text = _OBFUSCATED_EMAIL.sub(sub("email"), text)
     if next(itertools.islice(_DIGIT.finditer(text), 7, None), None) is not None:  # stops at the eighth
         text = _PHONE.sub(sub("phone"), text)
     return text, counts

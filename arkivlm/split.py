@@ -6,7 +6,7 @@ the same rows in the same order."""
 from __future__ import annotations
 
 DEFAULTS = {"validation_fraction": 0.05, "docs_per_file": 50000}
-CORPUS_COLUMNS = ["id", "source", "modality", "rights", "format", "path", "record", "title", "date", "page",
+CORPUS_COLUMNS = ["id", "source", "modality", "rights", "format", "path", "url", "record", "title", "date", "page",
                   "ocr_conf", "start_s", "end_s", "ocr", "lang_score", "text"]
 
 

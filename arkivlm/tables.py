@@ -14,7 +14,7 @@ DOCUMENT_FIELDS = [
     ("id", "string"), ("source", "string"), ("modality", "string"), ("rights", "string"),
     ("format", "string"), ("path", "string"), ("record", "int"), ("text", "string"),
     ("title", "string"), ("date", "string"), ("page", "int"), ("ocr_conf", "double"),
-    ("start_s", "double"), ("end_s", "double"), ("ocr", "boolean"),
+    ("start_s", "double"), ("end_s", "double"), ("ocr", "boolean"), ("url", "string"),
 ]
 DOCUMENT_DDL = ", ".join(f"{name} {kind}" for name, kind in DOCUMENT_FIELDS)
 DROPPED_COLUMNS = ["id", "source", "modality", "path", "stage", "reason", "detail", "duplicate_of"]

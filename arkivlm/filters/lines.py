@@ -14,6 +14,13 @@ OCR text (ALTO TextLines, OCR'd cue lines, lines of OCR'd txt) goes through `Ocr
   `lid_min_words`) gives another language at least `lid_min_confidence` (not Norwegian or Danish:
   on one short line fastText mistakes Swedish for them; the document's language ID decides those).
 
+A text block of an OCR page (an ALTO TextBlock; a paragraph of OCR'd txt, html or jsonl) is also
+judged whole, once its lines are judged: `not_swedish:<lang>` for every kept line of a block of at
+least `block_lid_min_chars` characters and `block_lid_min_words` words that fastText gives another
+language at least `block_lid_min_confidence`, and (Norwegian, Danish) `block_lid_margin` more than
+Swedish (a Danish advertisement on a Swedish page, a German notice). A block is long enough to
+tell the neighbours apart where a line is not.
+
 In OCR'd video (intertitles: OCR'd cues), text already read from another frame is removed:
 - `repeated_line`: a line of two words or more that stood earlier in the document (the newsreel's
   masthead on every card);
@@ -54,6 +61,11 @@ DEFAULTS = {
         "lid_min_confidence": 0.9,
         "min_words_left": 3,            # a document with fewer plausible words left is dropped
         "repeated_card_containment": 0.8,  # OCR'd video: a card this much inside a longer card is a repeat
+        "block_lid": True,              # text blocks (paragraphs) of OCR pages judged whole by language ID
+        "block_lid_min_chars": 40,
+        "block_lid_min_words": 6,
+        "block_lid_min_confidence": 0.5,  # another language must get at least this p ...
+        "block_lid_margin": 0.2,        # ... and, when it is Norwegian or Danish, this much more than Swedish
     },
     "speech": {
         "hallucinations": [

@@ -11,10 +11,12 @@ from arkivlm.readers.base import Reader, ReadError, Record
 from arkivlm.readers.alto import AltoReader
 from arkivlm.readers.cues import SrtReader, VttReader, WhisperJsonReader
 from arkivlm.readers.text import HtmlReader, JsonlReader, TxtReader
+from arkivlm.readers.warc import WarcReader
 
 READERS: dict[str, Reader] = {
     r.format: r
-    for r in (AltoReader(), TxtReader(), HtmlReader(), JsonlReader(), WhisperJsonReader(), SrtReader(), VttReader())
+    for r in (AltoReader(), TxtReader(), HtmlReader(), JsonlReader(), WhisperJsonReader(), SrtReader(), VttReader(),
+              WarcReader())
 }
 
 __all__ = ["READERS", "Reader", "ReadError", "Record"]

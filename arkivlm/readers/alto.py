@@ -20,20 +20,31 @@ def _parser() -> etree.XMLParser:
                            huge_tree=False, remove_comments=True, remove_pis=True)
 
 
+def mets_date_of(data: bytes) -> str | None:
+    """`dateIssued` (MODS) or `dateCreated` of a METS file's bytes, None when it has neither or
+    is not XML."""
+    try:
+        root = etree.fromstring(data, _parser())
+    except etree.XMLSyntaxError:
+        return None
+    for el in root.iter():
+        if isinstance(el.tag, str) and etree.QName(el).localname in ("dateIssued", "dateCreated") and (el.text or "").strip():
+            return el.text.strip()
+    return None
+
+
 @functools.lru_cache(maxsize=1024)
 def mets_date(directory: str) -> str | None:
-    """`dateIssued` (MODS) or the first `date` of a METS file beside the ALTO pages (KB's newspaper
-    packages: one `*_mets.xml` per issue), read once per directory."""
+    """The date of the METS file beside the ALTO pages (KB's newspaper packages: one
+    `*_mets.xml` per issue), read once per directory."""
     for path in sorted(glob.glob(os.path.join(glob.escape(directory), "*mets*.xml")))[:1]:
         try:
             if os.path.getsize(path) > 64 * 1024 * 1024:
                 return None
-            root = etree.parse(path, _parser()).getroot()
-        except (etree.XMLSyntaxError, OSError):
+            with open(path, "rb") as fh:
+                return mets_date_of(fh.read())
+        except OSError:
             return None
-        for el in root.iter():
-            if isinstance(el.tag, str) and etree.QName(el).localname in ("dateIssued", "dateCreated") and (el.text or "").strip():
-                return el.text.strip()
     return None
 
 
@@ -54,6 +65,9 @@ class AltoReader(Reader):
         dtd = root.getroottree().docinfo.internalDTD
         if dtd is not None and any(True for _ in dtd.iterentities()):
             raise ReadError("XML declares entities (refused: entity expansion and external entities)")
+        if etree.QName(root).localname == "mets":  # an issue's METS among its pages: read for their dates
+            yield Record(skipped="mets")
+            return
         if etree.QName(root).localname != "alto":
             raise ReadError(f"not ALTO: root element <{etree.QName(root).localname}>")
         ns = etree.QName(root).namespace

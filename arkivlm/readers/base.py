@@ -25,13 +25,20 @@ class Record:
     start_s: float | None = None
     end_s: float | None = None
     error: str | None = None        # set for a record that could not be read
+    url: str | None = None          # where a web archive record was fetched from
+    path_suffix: str = ""           # after the file's path in the document's `path` (a WARC record's `@<offset>`)
+    skipped: str | None = None      # a record that is counted, not a document: its kind (`mets`, `warc:revisit`, ...)
     extra: dict = field(default_factory=dict)
 
 
 class Reader:
     format: str = ""
+    streaming = False  # True: `read_stream` reads the open file record by record, whatever its size
 
     def read(self, data: bytes, path: str) -> Iterator[Record]:
+        raise NotImplementedError
+
+    def read_stream(self, fh, path: str, max_record_bytes: int) -> Iterator[Record]:
         raise NotImplementedError
 
 

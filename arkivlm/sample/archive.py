@@ -184,7 +184,7 @@ class ArchiveWriter:
 
     def write(self) -> None:
         for step in (self.newspapers, self.books, self.web, self.letters, self.riksdag, self.radio,
-                     self.subtitles, self.restricted):
+                     self.subtitles, self.restricted, self.containers):
             step()
         self.file("MANIFEST.json").write_text(
             json.dumps({"seed": self.seed, "scale": self.scale, "planted": self.manifest},
@@ -381,6 +381,69 @@ class ArchiveWriter:
         for i in range(self.n(25)):
             body = "\n\n".join(T.article(rng))
             self.file(f"tidningar_nya/artikel_{i:04d}.txt", "restricted_rights").write_text(body, encoding="utf-8")
+
+    def containers(self) -> None:
+        """The archive as the library stores it: issues of a newspaper as packages of METS and ALTO
+        (tar, tar.gz, zip, one of them corrupt), a web crawl as a WARC file, letters as compressed
+        JSON Lines. Written last, so the files above stay what they were before these existed."""
+        from arkivlm.sample.packaging import mets, write_package, write_warc
+
+        rng, start = self.rng, dt.date(1932, 2, 6)
+        for i in range(self.n(4)):
+            date = start + dt.timedelta(days=7 * i)
+            issue = f"bib13991099_{date.strftime('%Y%m%d')}"
+            pages = [f"{issue}/{issue}_{p:04d}_alto.xml" for p in range(1, 5)]
+            members = {f"{issue}/{issue}_mets.xml": mets(date.isoformat(), [Path(p).name for p in pages])}
+            planted = "package"
+            for p, name in enumerate(pages, 1):
+                blocks = T.article(rng)
+                if p == 2 and i % 2 == 0:  # a Danish advertisement among the Swedish articles of a page
+                    blocks = blocks[:2] + [T.decoy_paragraph(rng, "da", 3)] + blocks[2:]
+                    planted = "danish_block"
+                members[name] = alto_page(blocks, rng, file_name=Path(name).with_suffix(".jp2").name, page=p).encode()
+            suffix = [".tar", ".tar.gz", ".zip"][i % 3]
+            self.file(f"tidningar_paket/{issue}{suffix}", planted)
+            write_package(self.root / f"tidningar_paket/{issue}{suffix}", members)
+        # a package cut short in transfer: quarantined whole
+        cut = self.root / "tidningar_paket/bib13991099_19320206.tar"
+        self.file("tidningar_paket/bib13991099_19300101.tar.gz", "broken_package").write_bytes(cut.read_bytes()[:700])
+
+        records = [{"type": "warcinfo", "body": b"software: Heritrix/3.4 kulturarw3", "url": None}]
+        for i in range(self.n(12)):
+            url = f"https://www.lokaltidningen.se/nyheter/{i:04d}"
+            paras = T.article(rng)[1:]
+            if i % 5 == 2:
+                paras = paras + [f"Frågor om ärendet besvaras av {T.obfuscated_email(rng)}."]
+            head = T.headline(rng)
+            body = "\n".join(f"<p>{html.escape(p)}</p>" for p in paras)
+            page = (f"<!DOCTYPE html>\n<html lang=\"sv\"><head><meta charset=\"utf-8\"><title>{html.escape(head)}"
+                    f"</title></head>\n<body><main><article><h1>{html.escape(head)}</h1>\n{body}\n</article></main>"
+                    "</body></html>\n").encode()
+            date = f"2003-{1 + i % 12:02d}-{1 + i % 27:02d}T10:00:00Z"
+            records.append({"type": "request", "url": url, "body": f"GET {url} HTTP/1.1\r\n\r\n".encode(), "date": date})
+            records.append({"type": "response", "url": url, "body": page, "content_type": "text/html; charset=utf-8",
+                            "date": date})
+            if i % 4 == 1:
+                records.append({"type": "response", "url": f"{url}/bild.jpg", "body": bytes(rng.randrange(256) for _ in range(2000)),
+                                "content_type": "image/jpeg", "date": date})
+        records.append({"type": "revisit", "url": "https://www.lokaltidningen.se/nyheter/0000", "body": b""})
+        records.append({"type": "response", "url": "https://www.lokaltidningen.se/saknas", "body": b"<html></html>",
+                        "status": "404 Not Found"})
+        self.file("webbarkiv/kulturarw3_2003.warc.gz", "warc")
+        write_warc(self.root / "webbarkiv/kulturarw3_2003.warc.gz", records)
+
+        lines = []
+        for r in range(self.n(20)):
+            bag = T.TemplateBag(rng, T.NEWS_TEMPLATES)
+            paras = [T.news_paragraph(rng, rng.randint(2, 4), bag) for _ in range(rng.randint(2, 3))]
+            if r % 4 == 1:
+                paras.append(f"Svar kan lämnas till {T.obfuscated_email(rng)} före den 1 juni.")
+            lines.append(json.dumps({"id": f"brev-arkiv-{r}", "date": f"19{rng.randint(50, 99)}-0{rng.randint(1, 9)}-15",
+                                     "text": "\n\n".join(paras)}, ensure_ascii=False))
+        import gzip
+
+        self.file("brev_arkiv/brev_1950.jsonl.gz", "pii_obfuscated_email").write_bytes(
+            gzip.compress(("\n".join(lines) + "\n").encode("utf-8"), mtime=0))
 
 
 def generate(root: str | Path, seed: int = 20261126, scale: float = 1.0, journal_digital: dict | None = None,

@@ -342,6 +342,17 @@ def email(rng: random.Random) -> str:
     return f"{first.translate(table)}.{last.translate(table)}@{rng.choice(['exempel.se', 'post.nu', 'kb.se'])}"
 
 
+def obfuscated_email(rng: random.Random) -> str:
+    """An address written to dodge harvesters, in one of the spellings of Swedish public bodies' pages."""
+    local, domain = email(rng).split("@")
+    name, tld = domain.rsplit(".", 1)
+    return rng.choice([
+        f"{local}(at){domain}", f"{local}[at]{domain}", f"{local} (at) {domain}", f"{local} @ {domain}",
+        f"{local}(snabel-a){domain}", f"{local} snabel-a {name} punkt {tld}", f"{local} [at] {name} [dot] {tld}",
+        f"{local}(a){domain}", f"{local} at {name} dot {tld}",
+    ])
+
+
 def phone(rng: random.Random) -> str:
     return rng.choice([
         f"070-{rng.randint(100, 999)} {rng.randint(10, 99)} {rng.randint(10, 99)}",

@@ -77,6 +77,9 @@ def check_config(cfg):
             if groups < 1:
                 raise ValueError(f"config key sources[{i}].date_from_path: {src['date_from_path']!r} needs a group "
                                  "(parentheses) around the year or ISO date.")
+        if src.get("package_members") and src["format"] == "warc":
+            raise ValueError(f"config key sources[{i}].package_members: a warc source's files are read as streams, "
+                             "one record at a time, not from inside packages; list the WARC files themselves.")
         generated = sample_root and os.path.normpath(src["path"]).startswith(sample_root + os.sep)
         if not generated and next(iter_source_paths(src["path"]), None) is None:
             raise ValueError(
