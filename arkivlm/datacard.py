@@ -49,6 +49,15 @@ def markdown(config: dict, stats: dict, tokens: dict, ablation: str | None = Non
         lines.append(f"| {src['name']} | {src['modality']} | {src['format']}{' (OCR)' if src.get('ocr', src['format'] == 'alto') else ''} "
                      f"| {src['rights']} | {ps.get('files_in', 0)} | {ps.get('files_quarantined', 0)} | {ps.get('docs', 0)} | "
                      f"{ps.get('words', 0):,} | {held.get(src['name'], 0)} | {pc.get('docs', 0)} | {pc.get('words', 0):,} |")
+    inside = [s for s in config["sources"] if per_source.get(s["name"], {}).keys() & {"packages", "records_skipped"}]
+    if inside:
+        lines += ["", "Containers: a package's members count as files; records inside files that are not documents "
+                  "(METS, WARC requests and revisits, non-HTML responses, truncated records) are counted, not read:", "",
+                  "| source | packages | files (members) | documents read | records skipped |", "|---|---|---|---|---|"]
+        for src in inside:
+            ps = per_source[src["name"]]
+            kinds = ", ".join(f"{k}: {n}" for k, n in ps.get("records_skipped", {}).items()) or "-"
+            lines.append(f"| {src['name']} | {ps.get('packages', '-')} | {ps['files_in']} | {ps['docs']} | {kinds} |")
     lines += ["", f"Released rights: {', '.join(config['release']['allow_rights'])}. Documents of other sources never "
               "reach the corpus.", "", "## From archive to corpus", "", "| stage | in | out | dropped |", "|---|---|---|---|"]
     for stage in ("ingest", "clean", "lines", "langid", "quality", "pii", "dedup", "corpus"):

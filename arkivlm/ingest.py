@@ -222,6 +222,9 @@ def expand_packages(listing, sources: list[dict], chunk_members: int, chunk_byte
                 except ReadError as e:
                     rows.append({**row, **empty, "n_files": 1, "list_error": str(e)})
                     continue
+                if not members:  # a package with nothing to read still counts as a package
+                    rows.append({**row, **empty, "members": [], "member_offsets": [], "member_sizes": [],
+                                 "mets_dirs": [], "mets_dates": [], "n_files": 0, "chunk": 0})
                 for k, run in enumerate(chunks(members, chunk_members, chunk_bytes)):
                     rows.append({**row, **empty, "members": [m.name for m in run], "member_offsets": [m.offset for m in run],
                                  "member_sizes": [m.size for m in run], "mets_dirs": list(mets),
@@ -334,7 +337,8 @@ def read_package_chunk(src, max_bytes: int):
                 yield member_path, None, str(e), None
                 continue
             for rec, error in parse_bytes(data, src.format, member_path, max_bytes):
-                yield member_path, rec, error, dates.get(os.path.dirname(m.name))
+                home = os.path.dirname(m.name)  # the METS beside the page, or one directory up (`issue/alto/`)
+                yield member_path, rec, error, dates.get(home) or dates.get(os.path.dirname(home))
 
 
 def source_is_ocr(source: dict) -> bool:
@@ -420,9 +424,17 @@ def run(spark, sources: list[dict], settings: dict, out_docs: str, out_quarantin
         listing = expand_packages(listing, sources, settings["files_per_partition"], int(settings["package_chunk_mb"] * 2**20))
     listing = listing.persist(StorageLevel.MEMORY_AND_DISK_DESER)
     files_in = {src["name"]: 0 for src in sources}
-    counted = listing.groupBy("source").agg(F.sum("n_files").alias("count")) if packages else listing.groupBy("source").count()
+    packages_in: dict[str, int] = {}
+    if packages:
+        is_package = F.col("members").isNotNull() | F.col("list_error").isNotNull()
+        counted = listing.groupBy("source").agg(F.sum("n_files").alias("count"),
+                                                F.countDistinct(F.when(is_package, F.col("path"))).alias("packages"))
+    else:
+        counted = listing.groupBy("source").count()
     for r in counted.collect():
         files_in[r["source"]] = int(r["count"])
+        if packages and r["packages"]:
+            packages_in[r["source"]] = int(r["packages"])
 
     # Few, large partitions: every task of a Python UDF pays a fixed cost (tens of ms), and every
     # partition becomes an output file. Two per core keeps the cores busy when file sizes vary.
@@ -466,6 +478,8 @@ def run(spark, sources: list[dict], settings: dict, out_docs: str, out_quarantin
         sources_stats[name] = {"files_in": n_files, "files_ok": n_files - q, "files_quarantined": q,
                                "records_quarantined": int(r["records_quarantined"]) if r else 0,
                                "docs": int(r["docs"] or 0) if r else 0}
+        if name in packages_in:  # files_in counts the members read from these
+            sources_stats[name]["packages"] = packages_in[name]
         if name in skipped:
             sources_stats[name]["records_skipped"] = dict(sorted(skipped[name].items()))
     for name, st in sources_stats.items():

@@ -31,6 +31,10 @@ def merged_settings(settings: dict | None) -> dict:
             "ocr": {**DEFAULTS["ocr"], **settings.get("ocr", {})}, "speech": {**DEFAULTS["speech"], **settings.get("speech", {})}}
 
 
+def _in_block_text(reason: str | None) -> bool:
+    return reason is None or reason.startswith("not_swedish:")
+
+
 class LineJudge:
     """One document at a time: (new text, lines in, removed [(line no, reason, text)], drop reason, detail)."""
 
@@ -69,7 +73,8 @@ class LineJudge:
             if p["kind"] != "ocr" or p["cards"] is not None:  # OCR pages only, not OCR'd video
                 continue
             for k, (a, b) in enumerate(zip(p["starts"], p["starts"][1:])):
-                block = " ".join(p["lines"][j] for j in range(a, b) if p["reasons"][j] is None)
+                # a block's lines that line-level language ID found foreign are still its text
+                block = " ".join(p["lines"][j] for j in range(a, b) if _in_block_text(p["reasons"][j]))
                 if len(block) >= s["block_lid_min_chars"] and block.count(" ") + 1 >= s["block_lid_min_words"]:
                     at.append((i, k, a, b))
                     texts.append(lid_text(block))
@@ -88,6 +93,7 @@ class LineJudge:
             for j in range(a, b):
                 if p["reasons"][j] is None:
                     p["reasons"][j], p["words"][j] = f"not_swedish:{lang}", 0
+                if _in_block_text(p["reasons"][j]):
                     p["block_of"][j] = k
 
     def _plan(self, doc: dict) -> dict:

@@ -111,3 +111,39 @@ def test_the_phone_pattern_matches_what_its_plain_spelling_matches():
         assert [m.span() for m in pii._PHONE.finditer(t)] == expected, t
         found += bool(expected)
     assert found > 1000  # the strings do hold phone numbers
+
+
+# E-mail addresses written to dodge harvesters, as Swedish public bodies write them on their pages
+# (municipalities, agencies, parishes, associations): the at-sign bracketed or spelled out, `(a)`
+# for `@`, `snabel-a` (the Swedish name of the sign), spaces around it, the dots spelled `punkt`/`dot`.
+@pytest.mark.parametrize("address", [
+    "registrator(at)kommun.se", "registrator[at]kommun.se", "registrator{at}kommun.se", "registrator (at) kommun.se",
+    "registrator [at] kommun.se", "registrator(a)kommun.se", "registrator (a) kommun.se", "registrator(@)kommun.se",
+    "registrator @ kommun.se", "registrator@ kommun.se", "registrator(snabel-a)kommun.se",
+    "registrator snabel-a kommun punkt se", "registrator snabel-a kommun.se",
+    "anna.berg(at)skatteverket.se", "anna.berg at skatteverket.se", "info at kommun dot se",
+    "info [at] kommun [dot] se", "info (at) kommun (punkt) se", "kansli(at)forsamling.svenskakyrkan.se",
+    "Kundtjanst(AT)Myndigheten.SE", "info(at)förening.nu", "per.olsson(at)lansstyrelsen.org",
+])
+def test_obfuscated_email_addresses_redacted(address):
+    text, counts = redact(f"Frågor besvaras av {address}, helst före fredag.")
+    assert counts["email"] == 1 and text == "Frågor besvaras av [E-POST], helst före fredag.", text
+
+
+@pytest.mark.parametrize("text", [
+    "Möte kl. 10 (a) Stadshuset.", "Se bilaga(a)2020.pdf för detaljer.", "Anna Svensson (a) ordförande. Sedan kom hon.",
+    "Svar (a) ja (b) nej.", "Pris: 5 st @ 15 kr.", "Följ oss på @kommunen och @kb_se.", "We met at the station.",
+    "Please look at www.kb.se for details.", "Punkt 3 a) och b) gäller.", "Läs mer at kb.se, sa han på engelska.",
+    "Avgiften är 100 kr per punkt se tabell 2.", "Han var at home (at) last.",
+])
+def test_look_alikes_of_obfuscated_addresses_stay(text):
+    new, counts = redact(text)
+    assert new == text and counts["email"] == 0, new
+
+
+def test_obfuscated_addresses_of_the_sample_archive_all_redacted():
+    rng = random.Random(3)
+    for _ in range(200):
+        address = T.obfuscated_email(rng)
+        text, counts = redact(f"Kontakta {address} i dag.")
+        assert counts["email"] == 1 and text == "Kontakta [E-POST] i dag.", address

@@ -147,6 +147,13 @@ def test_preset_of_the_other_family(tmp_path):
     assert "models[0].preset" in out and "1b" in out
 
 
+def test_package_members_on_a_warc_source(tmp_path):
+    cfg = good_config(tmp_path)
+    (tmp_path / "a" / "crawl.warc.gz").write_bytes(b"")
+    cfg["sources"][0].update(format="warc", path=str(tmp_path / "a" / "*.warc.gz"), package_members="**/*.warc")
+    assert "sources[0].package_members" in dry_run_error(tmp_path, cfg)
+
+
 @pytest.mark.parametrize("results", ["file/results", "/proc/arkivlm-results"])
 def test_unwritable_results(tmp_path, results):
     (tmp_path / "file").write_text("not a directory")

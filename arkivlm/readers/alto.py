@@ -120,6 +120,11 @@ class AltoReader(Reader):
             raise ReadError("ALTO page has no text")
         if page_no is None and (m := _PAGE.search(path)):
             page_no = int(m.group(1))
-        yield Record(text=text, date=mets_date(os.path.dirname(os.path.abspath(path))), page=page_no,
+        from arkivlm.readers.packages import is_member_path
+
+        # a package's member has the date of its METS from the package's listing
+        home = os.path.dirname(os.path.abspath(path))  # the METS beside the page, or one directory up (`issue/alto/`)
+        date = None if is_member_path(path) else mets_date(home) or mets_date(os.path.dirname(home))
+        yield Record(text=text, date=date, page=page_no,
                      ocr_conf=round(sum(confidences) / len(confidences), 4) if confidences else None,
                      line_conf=line_conf if any(c == c for c in line_conf) else None)

@@ -37,6 +37,19 @@ def _reader(data: bytes, suffix: str):
     return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
 
 
+def _check_zstd_frames(data: bytes) -> None:
+    """zstandard's stream reader ends quietly where a frame is cut short: every frame must end. Its
+    output was bounded just before, so decompressing once more is bounded too."""
+    import zstandard
+
+    while data:
+        frame = zstandard.ZstdDecompressor().decompressobj()
+        frame.decompress(data)
+        if not frame.eof:
+            raise EOFError("the data ends inside a frame")
+        data = frame.unused_data
+
+
 def decompress(data: bytes, name: str, max_bytes: int) -> bytes:
     """`data` decompressed as its name's suffix says (as it is without one); at most `max_bytes`."""
     suffix = compression_of(name)
@@ -50,6 +63,8 @@ def decompress(data: bytes, name: str, max_bytes: int) -> bytes:
                 size += len(chunk)
                 if size > max_bytes:
                     raise ReadError(f"decompresses to more than {max_bytes} bytes")
+        if suffix == ".zst":
+            _check_zstd_frames(data)
     except ReadError:
         raise
     except (OSError, EOFError, lzma.LZMAError, zlib.error, ValueError) as e:

@@ -30,6 +30,12 @@ def is_package(path: str) -> bool:
     return path.lower().endswith(PACKAGE_SUFFIXES)
 
 
+def is_member_path(path: str) -> bool:
+    """Whether `path` names a member inside a package (`issue.tar!issue/page.xml`)."""
+    outer, sep, _ = path.partition(MEMBER_SEPARATOR)
+    return bool(sep) and is_package(outer)
+
+
 def _kind(path: str) -> str:
     lower = path.lower()
     return "zip" if lower.endswith(".zip") else "tar" if lower.endswith(".tar") else "tgz"
@@ -69,10 +75,26 @@ def list_package(path: str, member_regex: re.Pattern) -> tuple[list[Member], dic
                     members.append(Member(info.name, info.offset_data, info.size))
                     if _METS.fullmatch(os.path.basename(info.name)) and info.size <= _MAX_METS_BYTES:
                         mets.setdefault(os.path.dirname(info.name), mets_date_of(tf.extractfile(info).read()))
+                _check_tar_complete(tf, path)
     except (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as e:
         raise ReadError(f"corrupt package: {type(e).__name__}: {str(e)[:160]}") from None
     members.sort(key=lambda m: m.offset)
     return members, {d: date for d, date in mets.items() if date}
+
+
+def _check_tar_complete(tf: tarfile.TarFile, path: str) -> None:
+    """tarfile takes a package cut short at a member's header, or inside a member it skipped, for
+    its end: the members after the cut would be lost without a word. A compressed package must
+    reach the end of its stream; a plain one its end-of-archive block of zeros."""
+    if type(tf.fileobj).__module__ in ("gzip", "bz2", "lzma") or isinstance(tf.fileobj, tarfile._Stream):
+        while tf.fileobj.read(1 << 20):  # a compressed stream cut short raises EOFError here
+            pass
+        return
+    with open(path, "rb") as fh:
+        fh.seek(tf.offset)
+        end = fh.read(512)
+    if len(end) < 512 or end.strip(b"\0"):
+        raise EOFError(f"no end-of-archive block at byte {tf.offset}: the package was cut short")
 
 
 def chunks(members: list[Member], max_members: int, max_bytes: int) -> list[list[Member]]:
@@ -97,6 +119,8 @@ class PackageFile:
         self.kind = _kind(path)
         if self.kind == "zip":
             self.zip = zipfile.ZipFile(path)
+            # by offset, not name: a zip may hold two members of one name
+            self.infos = {info.header_offset: info for info in self.zip.infolist()}
         else:
             self.fh = open(path, "rb") if self.kind == "tar" else gzip.open(path, "rb")
 
@@ -105,7 +129,11 @@ class PackageFile:
             raise ReadError(f"member too large ({member.size} bytes > {max_bytes})")
         try:
             if self.kind == "zip":
-                return self.zip.read(member.name)
+                with self.zip.open(self.infos[member.offset]) as fh:  # bounded: the size a zip declares can lie
+                    data = fh.read(max_bytes + 1)
+                if len(data) > max_bytes:
+                    raise ReadError(f"member too large (more than {max_bytes} bytes unpacked)")
+                return data
             self.fh.seek(member.offset)
             data = self.fh.read(member.size)
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, ValueError) as e:

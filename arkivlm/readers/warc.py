@@ -66,15 +66,17 @@ class WarcReader(Reader):
                 for record in it:
                     if record.rec_type is None:  # blank lines after the last gzip member
                         continue
-                    offset, in_record = it.offset, True
+                    offset, in_record = max(it.offset, start), True
                     ordinal += 1
+                    if record.format != "warc":  # warcio reads what is not WARC as the older ARC format
+                        raise ValueError(f"not a WARC record (read as {record.format})")
                     rec = self._record(record, offset, ordinal, max_record_bytes, path)
                     it.read_to_end()
                     if getattr(record.raw_stream, "limit", 0) > 0:
                         raise EOFError(f"the file ends {record.raw_stream.limit} bytes before the record does")
                     in_record = False
                     yield rec
-                    offset = it.offset
+                    offset = max(it.offset, offset)
                 fh.seek(offset)
                 if not fh.read(1 << 16).strip():
                     return

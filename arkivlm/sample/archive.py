@@ -401,6 +401,9 @@ class ArchiveWriter:
                     blocks = blocks[:2] + [T.decoy_paragraph(rng, "da", 3)] + blocks[2:]
                     planted = "danish_block"
                 members[name] = alto_page(blocks, rng, file_name=Path(name).with_suffix(".jp2").name, page=p).encode()
+            if i == 1:  # a page cut short inside its package: quarantined, its neighbours still read
+                members[pages[3]] = members[pages[3]][:300]
+                planted = "broken_member"
             suffix = [".tar", ".tar.gz", ".zip"][i % 3]
             self.file(f"tidningar_paket/{issue}{suffix}", planted)
             write_package(self.root / f"tidningar_paket/{issue}{suffix}", members)
@@ -426,6 +429,8 @@ class ArchiveWriter:
             if i % 4 == 1:
                 records.append({"type": "response", "url": f"{url}/bild.jpg", "body": bytes(rng.randrange(256) for _ in range(2000)),
                                 "content_type": "image/jpeg", "date": date})
+        records.append({"type": "response", "url": "https://www.lokaltidningen.se/nyheter/stor", "date": "2003-06-01T10:00:00Z",
+                        "body": b"<html><body><p>Sidan var f", "headers": {"WARC-Truncated": "length"}})
         records.append({"type": "revisit", "url": "https://www.lokaltidningen.se/nyheter/0000", "body": b""})
         records.append({"type": "response", "url": "https://www.lokaltidningen.se/saknas", "body": b"<html></html>",
                         "status": "404 Not Found"})
