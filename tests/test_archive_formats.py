@@ -4,7 +4,6 @@ Swedish page, e-mail addresses spelled to dodge harvesters (tests/test_pii.py)."
 
 import bz2
 import gzip
-import io
 import json
 import lzma
 from collections import Counter

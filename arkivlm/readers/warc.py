@@ -110,7 +110,7 @@ class WarcReader(Reader):
         if http is not None and http.get_statuscode() and not http.get_statuscode().startswith("2"):
             return Record(skipped="warc:http_status", **where)
         content_type = (http.get_header("Content-Type") if http is not None else headers.get_header("Content-Type")) or ""
-        if not content_type.split(";")[0].strip().lower() in HTML_TYPES:
+        if content_type.split(";")[0].strip().lower() not in HTML_TYPES:
             return Record(skipped="warc:non_html", **where)
         length = int(headers.get_header("Content-Length") or 0)
         if length > max_bytes:
