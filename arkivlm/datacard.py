@@ -73,6 +73,10 @@ def markdown(config: dict, stats: dict, tokens: dict, ablation: str | None = Non
             n = sum(st["lines_removed"].values())
             top = ", ".join(f"{r}: {c}" for r, c in sorted(st["lines_removed"].items(), key=lambda x: -x[1])[:6]) or "-"
             lines.append(f"| {source} | {st['lines_in']} | {n} ({n / max(1, st['lines_in']):.1%}) | {top} |")
+        blocks = stats.get("lines", {}).get("blocks_removed", 0)
+        if blocks:
+            lines += ["", f"Text blocks of OCR pages removed whole as another language (their lines are counted above as "
+                      f"`not_swedish:<lang>`): {blocks}."]
     read = stats.get("ingest", {}).get("per_decade", {})
     kept = stats.get("corpus", {}).get("per_decade", {})
     if read:

@@ -65,8 +65,9 @@ class LineJudge:
         return [self._finish(p) for p in plans]
 
     def _judge_blocks(self, plans: list[dict]) -> None:
-        """Whole text blocks of OCR pages in another language: their kept lines removed (one
-        fastText call for the batch's blocks)."""
+        """Whole text blocks of OCR pages in another language, on a page with a Swedish block: their
+        lines removed (one fastText call for the batch's blocks). A page with no Swedish block is
+        left whole to the document's language ID, which drops it with its language."""
         s = self.s["ocr"]
         at, texts = [], []
         for i, p in enumerate(plans):
@@ -81,13 +82,18 @@ class LineJudge:
         if not texts:
             return
         labels, probs = self.model.predict(texts, k=5, threshold=0.0)
+        foreign, kept = [], set()
         for (i, k, a, b), labs, ps in zip(at, labels, probs):
             scores = {lab.removeprefix("__label__"): float(q) for lab, q in zip(labs, ps)}
             lang = labs[0].removeprefix("__label__") if len(labs) else "unknown"
             top = scores.get(lang, 0.0)
-            if lang == "sv" or top < s["block_lid_min_confidence"]:
-                continue
-            if lang in NEIGHBOURS and top - scores.get("sv", 0.0) < s["block_lid_margin"]:
+            if lang == "sv" or top < s["block_lid_min_confidence"] or \
+                    (lang in NEIGHBOURS and top - scores.get("sv", 0.0) < s["block_lid_margin"]):
+                kept.add(i)
+            else:
+                foreign.append((i, k, a, b, lang))
+        for i, k, a, b, lang in foreign:
+            if i not in kept:  # no block of the page is Swedish: the page is left whole to language ID
                 continue
             p = plans[i]
             for j in range(a, b):

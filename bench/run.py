@@ -188,9 +188,40 @@ def bench_listing() -> str:
     return listing.markdown(listing.main(["--repeats", "5"]))
 
 
+def bench_block_lid() -> str:
+    import contextlib
+    import io
+
+    from bench import block_lid
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        result = block_lid.main([])
+    return block_lid.markdown(result)
+
+
+def bench_containers() -> str:
+    """The stress test of the archive's containers, run for its figures."""
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "tests/test_stress_containers.py"], cwd=HERE.parent, check=True,
+                   capture_output=True)
+    f = json.loads((HERE.parent / "test-artifacts" / "stress_containers.json").read_text())
+    paket, webb = f["per_source"]["paket"], f["per_source"]["webb"]
+    return "\n".join([
+        "## A 100,000-member package and a 500 MB WARC through ingest (tests/test_stress_containers.py)\n",
+        "Ingest on a Spark standalone cluster of two one-core workers, executor heaps of 1 GiB; generated text "
+        "(Zipf-weighted Swedish words), real formats.\n",
+        "| input | size | files (members) | documents | records skipped | executors lost |", "|---|---|---|---|---|---|",
+        f"| one tar of {f['package_members']:,} members (METS + ALTO) | - | {paket['files_in']:,} | {paket['docs']:,} | "
+        f"{', '.join(f'{k}: {v:,}' for k, v in paket['records_skipped'].items())} | {f['executors_lost']} |",
+        f"| one WARC | {f['warc_bytes'] / 2**20:,.0f} MB, {f['warc_records']:,} records | 1 | {webb['docs']:,} | "
+        f"{', '.join(f'{k}: {v:,}' for k, v in webb['records_skipped'].items())} | {f['executors_lost']} |",
+        "",
+        f"Ingest wall {f['ingest_wall_s']} s for both (archive written in {f['archive_build_s']} s); peak RSS (MB): "
+        + ", ".join(f"{k} {v}" for k, v in f["peak_rss_mb"].items()) + ".", ""])
+
+
 BENCHES = {"lines": bench_lines, "corpus": bench_corpus, "scales": bench_scales, "minhash": bench_minhash, "dedup": bench_dedup, "training": bench_training,
            "ablation": bench_ablation, "gpu": bench_gpu,
-           "listing": bench_listing}
+           "listing": bench_listing, "block_lid": bench_block_lid, "containers": bench_containers}
 
 
 def sections_of(text: str) -> list[str]:

@@ -376,6 +376,16 @@ def test_danish_and_german_blocks_of_a_swedish_page_removed_as_blocks():
     assert blocks_removed == 0 and "butik" in out
 
 
+def test_a_page_with_no_swedish_block_is_left_whole_to_language_id():
+    from arkivlm.lines import LineJudge
+
+    doc = {"text": DANISH + "\n\n" + DANISH.replace("butik", "forretning"), "ocr": True, "modality": "text",
+           "format": "alto", "line_conf": None}
+    out, _, removed, reason, _, blocks_removed = LineJudge({}).judge_batch([doc])[0]
+    # the langid stage drops such a page as `not_swedish:da`, the reason a reader of the report expects
+    assert blocks_removed == 0 and not removed and reason is None
+
+
 def test_block_lid_leaves_subtitles_and_speech_alone():
     from arkivlm.lines import LineJudge
 

@@ -35,14 +35,31 @@ def pipeline(spark, small_sample, tmp_path_factory):
 
 def test_every_file_counted_and_broken_files_quarantined(pipeline, small_sample):
     cfg, p, stats, _ = pipeline
-    files = sum(len(ingest.list_source_files(s)) for s in cfg["sources"])
+    from arkivlm.readers import ReadError
+    from arkivlm.readers.packages import list_package
+
+    def files_of(src):  # a package's selected members count as files; one that cannot be listed counts one
+        paths = ingest.list_source_files(src)
+        if not src.get("package_members"):
+            return len(paths)
+        n = 0
+        for path in paths:
+            try:
+                n += len(list_package(path, ingest.glob_regex(src["package_members"]))[0])
+            except ReadError:
+                n += 1
+        return n
+
+    files = sum(files_of(s) for s in cfg["sources"])
     st = stats["ingest"]
     assert st["files_in"] == files == st["files_ok"] + st["files_quarantined"]
     manifest = json.loads((small_sample / "MANIFEST.json").read_text())["planted"]
     broken = {str(small_sample / rel) for key, rels in manifest.items() if key.startswith("broken_") and key != "broken_jsonl_record"
               for rel in rels}
     q = pd.read_parquet(p["quarantine"])
-    assert set(q[q.record.isna()].path) == broken
+    # a broken member is quarantined as `<package>!<member>`; the manifest names its package
+    assert set(q[q.record.isna()].path.str.split("!").str[0]) == broken
+    assert q.path.str.contains("!", regex=False).sum() == len(manifest["broken_member"])
     assert q.reason.notna().all() and (q.reason.str.len() > 5).all()
     assert st["records_quarantined"] == 1 and q[q.record.notna()].reason.str.contains("invalid JSON").all()
 
@@ -89,8 +106,14 @@ def test_language_decoys_dropped_and_swedish_kept(pipeline, small_sample):
         for rel in manifest.get(key, []):
             assert by_path.get(str(small_sample / rel), "").startswith("not_swedish"), rel
     kept = pd.read_parquet(p["langid"])
-    mixed = kept[kept.path.isin([str(small_sample / r) for r in manifest.get("swedish_with_danish_ad", [])])]
-    assert len(mixed) and (mixed.lid_paragraphs_removed >= 1).all()
+    mixed_paths = {str(small_sample / r) for r in manifest.get("swedish_with_danish_ad", [])}
+    mixed = kept[kept.path.isin(mixed_paths)]
+    assert len(mixed) == len(mixed_paths) > 0
+    # the Danish advertisement of a Swedish ALTO page: removed at lines as a text block, before langid
+    removed = pd.read_parquet(str(p["lines"]) + "_removed")
+    ads = removed[removed.path.isin(mixed_paths) & removed.block.notna()]
+    assert set(ads.path) == mixed_paths and (ads.reason == "not_swedish:da").all()
+    assert not mixed.text.str.contains(" og ").any()
     assert (kept.lang_score >= 0.5).all()
 
 

@@ -389,7 +389,7 @@ class ArchiveWriter:
         from arkivlm.sample.packaging import mets, write_package, write_warc
 
         rng, start = self.rng, dt.date(1932, 2, 6)
-        for i in range(self.n(4)):
+        for i in range(max(3, self.n(4))):  # a tar, a tar.gz and a zip at any scale
             date = start + dt.timedelta(days=7 * i)
             issue = f"bib13991099_{date.strftime('%Y%m%d')}"
             pages = [f"{issue}/{issue}_{p:04d}_alto.xml" for p in range(1, 5)]
