@@ -57,6 +57,19 @@ def test_sample_workflow_end_to_end(full_run):
     real = train[train.source.str.startswith("journal_digital")]
     assert len(real) > 10 and (real.date == "1915").all()
     assert list((res / "quarantine").glob("*.parquet")) and list((res / "dropped").glob("*/*.parquet"))
+    # the archive's containers: a package of ALTO issues, a WARC, compressed JSON Lines
+    ingest_st = json.loads((res / "stats" / "ingest.json").read_text())["per_source"]
+    assert ingest_st["tidningar_paket"]["packages"] >= 4 and ingest_st["tidningar_paket"]["records_skipped"]["mets"] >= 3
+    assert ingest_st["webbarkiv_warc"]["records_skipped"]["warc:request"] == ingest_st["webbarkiv_warc"]["docs"]
+    assert ingest_st["brev_arkiv"]["docs"] > 0
+    corpus = pd.concat([train, pd.read_parquet(res / "corpus" / "validation")])
+    web = corpus[corpus.source == "webbarkiv_warc"]
+    assert len(web) and web.url.str.startswith("https://").all() and web.path.str.contains(".warc.gz@", regex=False).all()
+    assert corpus[corpus.source != "webbarkiv_warc"].url.isna().all()
+    assert not corpus.text.str.contains(r"\(at\)|\[at\]|snabel-a", regex=True).any()
+    removed = pd.read_parquet(res / "lines_removed")
+    assert (removed[removed.source == "tidningar_paket"].block.notna() &
+            (removed[removed.source == "tidningar_paket"].reason == "not_swedish:da")).any()
     assert (res / "tokenizer" / "tokenizer.json").exists()
     for model, auto in (("gpt_tiny", "AutoModelForCausalLM"), ("bert_tiny", "AutoModelForMaskedLM")):
         import transformers
