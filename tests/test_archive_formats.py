@@ -392,3 +392,12 @@ def test_block_lid_leaves_subtitles_and_speech_alone():
     doc = {"text": DANISH.replace("\n", " "), "ocr": False, "modality": "transcript", "format": "srt", "line_conf": None}
     *_, blocks_removed = LineJudge({}).judge_batch([doc])[0]
     assert blocks_removed == 0
+
+
+def test_sample_warc_and_packages_are_byte_identical_across_runs(tmp_path):
+    # a WARC's documents are named by byte offsets: random record ids would move them between runs
+    for k in (1, 2):
+        write_warc(tmp_path / f"{k}.warc.gz", every_record_type())
+        write_package(tmp_path / f"{k}.tar.gz", issue_members("bib1_a", "1899-03-04"))
+    assert (tmp_path / "1.warc.gz").read_bytes() == (tmp_path / "2.warc.gz").read_bytes()
+    assert (tmp_path / "1.tar.gz").read_bytes() == (tmp_path / "2.tar.gz").read_bytes()

@@ -12,18 +12,24 @@ from pathlib import Path
 def write_warc(path: Path, records: list[dict], gzip: bool = True) -> None:
     """`records`: dicts with `type` (response, request, revisit, resource, metadata, warcinfo),
     `url`, `body` (bytes), and optionally `content_type`, `status` ("200 OK"), `date` (ISO) and
-    `headers` (more WARC headers, e.g. WARC-Truncated)."""
+    `headers` (more WARC headers, e.g. WARC-Truncated). The same records give the same bytes: record
+    ids are derived from the record's place and URL, not drawn at random (a WARC's documents are named
+    by their byte offsets)."""
+    import uuid
+
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import WARCWriter
 
     with open(path, "wb") as fh:
         writer = WARCWriter(fh, gzip=gzip)
-        for r in records:
+        for i, r in enumerate(records):
             http = None
             if r["type"] in ("response", "revisit"):
                 http = StatusAndHeaders(r.get("status", "200 OK"), [("Content-Type", r.get("content_type", "text/html"))],
                                         protocol="HTTP/1.1")
-            headers = {"WARC-Date": r.get("date", "2003-04-05T10:00:00Z"), **r.get("headers", {})}
+            record_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{i}:{r['type']}:{r.get('url')}")
+            headers = {"WARC-Date": r.get("date", "2003-04-05T10:00:00Z"), "WARC-Record-ID": f"<urn:uuid:{record_id}>",
+                       **r.get("headers", {})}
             if r["type"] == "resource":
                 headers["Content-Type"] = r.get("content_type", "text/html")
             writer.write_record(writer.create_warc_record(r.get("url"), r["type"], payload=io.BytesIO(r["body"]),
