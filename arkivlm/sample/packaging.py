@@ -50,7 +50,7 @@ def write_package(path: Path, members: dict[str, bytes]) -> None:
         # gzip's header holds a time: through GzipFile with mtime 0 for identical bytes on every run
         import gzip
 
-        fh = raw if mode == "w" else gzip.GzipFile(fileobj=raw, mode="wb", mtime=0)
+        fh = raw if mode == "w" else gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0)
         with tarfile.open(fileobj=fh, mode="w") as tf:
             for member, data in members.items():
                 info = tarfile.TarInfo(member)
