@@ -11,6 +11,8 @@ Variants (config `ablation.variants`):
   themselves. The documents the full pipeline kept keep its decisions; for `no_lines` they carry
   their text with every line kept (clean -> lines with `enabled: false` -> PII).
 - `no_dedup`: every document the filters kept (the PII stage's output).
+- `mixture_<name>` (config `ablation.mixtures`): the released training split (`packed/<family>`)
+  under that data mixture (arkivlm.train.mixture): what the model reads, not what the corpus holds.
 
 The rights hold-back and PII redaction are never ablated. The held-out set is the full corpus's
 validation split, tokenized by `pack` (`packed/<family>/validation`). Its documents and every
@@ -36,7 +38,8 @@ import numpy as np
 VARIANTS = ("full", "unfiltered", "no_langid", "no_quality", "no_lines", "no_dedup")
 ABLATED_STAGE = {"no_langid": "langid", "no_quality": "quality", "no_lines": "lines"}
 DEFAULTS = {"variants": list(VARIANTS), "model": {"type": "causal", "preset": "tiny"}, "train": {}, "seeds": [],
-            "docs_per_shard": 20000}
+            "docs_per_shard": 20000, "mixtures": {}}
+MIXTURE_PREFIX = "mixture_"
 VARIANT_COLUMNS = ["id", "source", "modality", "date", "text"]
 MANIFEST_DDL = "id string, source string, modality string, date string, tokens long, shard string"
 
@@ -47,9 +50,19 @@ def merged_settings(settings: dict | None) -> dict:
     return s
 
 
+def variant_names(settings: dict | None) -> list[str]:
+    """The filter variants, then one `mixture_<name>` per configured mixture."""
+    s = merged_settings(settings)
+    return list(s["variants"]) + [MIXTURE_PREFIX + name for name in s["mixtures"]]
+
+
 def model_entry(settings: dict, variant: str) -> dict:
-    m = merged_settings(settings)["model"]
-    return {"name": f"ablation_{variant}", "type": m["type"], "preset": m.get("preset", "tiny")}
+    s = merged_settings(settings)
+    m = s["model"]
+    entry = {"name": f"ablation_{variant}", "type": m["type"], "preset": m.get("preset", "tiny")}
+    if variant.startswith(MIXTURE_PREFIX):
+        entry["mixture"] = s["mixtures"][variant[len(MIXTURE_PREFIX):]]
+    return entry
 
 
 # --- the filter stages as DataFrame transformations -------------------------------------------------
@@ -281,14 +294,20 @@ def _scores(metrics: list[dict]) -> dict:
     return {"heldout_loss": round(loss, 6), "heldout_perplexity": round(math.exp(loss), 4)}
 
 
-def summarize(variants_json: str, eval_dir: str, out_json: str) -> dict:
+def summarize(variants_json: str, eval_dir: str, out_json: str, packed_dir: str | None = None) -> dict:
     """`ablation/summary.json` from the variants' token counts and their held-out evaluations
-    (`eval_dir/<variant>/seed_<seed>.json`, one per training seed)."""
+    (`eval_dir/<variant>/seed_<seed>.json`, one per training seed); the mixture variants' training
+    data is the packed training split (`packed_dir`/train)."""
     from arkivlm.io import write_json
 
     built = json.loads(Path(variants_json).read_text())
+    data_of = dict(built["variants"])
+    if packed_dir:
+        train = json.loads((Path(packed_dir) / "train" / "index.json").read_text())
+        for d in sorted(Path(eval_dir).glob(f"{MIXTURE_PREFIX}*")):
+            data_of[d.name] = {"docs": train["docs"], "tokens": train["tokens"], "docs_not_in_full": 0, "copies_of_heldout": 0}
     variants = {}
-    for name, data in built["variants"].items():
+    for name, data in data_of.items():
         runs = {int(p.stem.split("_")[1]): json.loads(p.read_text()) for p in sorted((Path(eval_dir) / name).glob("seed_*.json"))}
         ms = list(runs.values())
         slices = lambda kind: {k: _scores([m[kind][k] for m in ms if k in m.get(kind, {})])
@@ -325,6 +344,14 @@ def findings(variants: dict) -> list[str]:
             continue
         what = "any filter" if name == "unfiltered" else ("dedup" if name == "no_dedup" else ABLATED_STAGE.get(name, name))
         change = v["heldout_perplexity"] / full - 1
+        if name.startswith(MIXTURE_PREFIX):
+            better = "better than" if change < 0 else "worse than"
+            verdict = (f"within the spread between seeds ({noise:.1%}): no measurable effect at this size"
+                       if noise is not None and abs(change) <= noise else
+                       f"{better} the corpus as it is" + ("" if noise is not None else " (one seed: a few percent may be noise)"))
+            out.append(f"Under mixture {name[len(MIXTURE_PREFIX):]} ({name}): held-out perplexity {v['heldout_perplexity']:.2f} "
+                       f"vs {full:.2f} ({change:+.1%}); {verdict}.")
+            continue
         if noise is not None and abs(change) <= noise:
             verdict = f"within the spread between seeds ({noise:.1%}): no measurable effect at this size"
         elif change > 0:
@@ -398,7 +425,8 @@ def report(variants_json: str, eval_dir: str, config: dict, stats_dir: str, pack
 
     from arkivlm import datacard
 
-    summary = summarize(variants_json, eval_dir, out["summary"])
+    family = merged_settings(config.get("ablation"))["model"]["type"]
+    summary = summarize(variants_json, eval_dir, out["summary"], str(Path(packed_dir) / family))
     pd.DataFrame(table_rows(summary)).to_csv(out["table"], index=False)
     plot(summary, out["chart"])
     md = datacard.markdown(config, datacard.load_stats(stats_dir), datacard.token_totals(packed_dir), ablation=markdown_section(summary))

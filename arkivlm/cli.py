@@ -108,13 +108,28 @@ def cmd_pack(args):
 
     from arkivlm.tokenizer import tokenizer_path
 
-    return pack.run(tokenizer_path(args.tokenizer, args.family), args.family, args.train, args.validation, args.out, args.settings)
+    return pack.run(tokenizer_path(args.tokenizer, args.family), args.family, args.train, args.validation, args.out, args.settings,
+                    args.dropped_dedup)
 
 
 def cmd_pretrain(args):
     from arkivlm.train import pretrain
 
-    return pretrain.run(args.model, args.packed, args.tokenizer, args.out, args.settings, args.data_card, args.validation)
+    return pretrain.run(args.model, args.packed, args.tokenizer, args.out, args.settings, args.data_card, args.validation,
+                        mixture_out=args.mixture_out)
+
+
+def cmd_mixture_plan(args):
+    import json
+    from pathlib import Path
+
+    from arkivlm.train import pretrain
+
+    s = pretrain.settings_for(args.model, args.settings)
+    result = pretrain.mixture_plan(args.model, s, args.packed, s["batch_size"] * s["accumulate"] * args.ranks, args.key)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({**result, "ranks": args.ranks}, indent=1))
+    return result
 
 
 def cmd_evaluate(args):
@@ -126,7 +141,7 @@ def cmd_evaluate(args):
 def cmd_datacard(args):
     from arkivlm import datacard
 
-    datacard.run(args.config, args.stats_dir, args.packed_dir, args.md, args.html)
+    datacard.run(args.config, args.stats_dir, args.packed_dir, args.md, args.html, args.mixture_dir)
 
 
 def cmd_ablation_data(args):
@@ -150,7 +165,7 @@ def cmd_figures(args):
 
 
 FIGURES = {**{n: ".png" for n in ("flow_by_stage", "flow_by_source", "document_lengths", "langid_scores", "dedup_clusters",
-                                   "ocr_confidence", "decades", "fertility", "training_loss", "learning_rate", "throughput",
+                                   "ocr_confidence", "decades", "fertility", "training_loss", "learning_rate", "throughput", "mixture",
                                    "perplexity", "perplexity_by_decade")},
            **{n: ".csv" for n in ("stage_stats", "drop_reasons", "pii", "rights", "lines_removed")},
            "audit": ".html"}
@@ -198,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--settings", type=_json, default={})
     for path in ("tokenizer", "train", "validation", "out"):
         s.add_argument(f"--{path}", required=True)
+    s.add_argument("--dropped-dedup", default=None, help="dedup's dropped table: each document's duplicate-cluster size")
     s.set_defaults(func=cmd_pack)
     s = sub.add_parser("pretrain")
     s.add_argument("--model", type=_json, required=True, help="the model's config entry")
@@ -206,11 +222,21 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument(f"--{path}", required=True)
     s.add_argument("--data-card", default=None, help="the data card (Markdown) for the model card")
     s.add_argument("--validation", default=None, help="packed split to validate on (default: <packed>/validation)")
+    s.add_argument("--mixture-out", default=None, help="the mixture's plan and tokens seen (default: <out>/mixture.json)")
     s.set_defaults(func=cmd_pretrain)
+    s = sub.add_parser("mixture-plan", help="a model's data mixture planned over its run; fails when it cannot be met")
+    s.add_argument("--model", type=_json, required=True, help="the model's config entry, its mixture in it")
+    s.add_argument("--settings", type=_json, default={}, help="the `train` section")
+    s.add_argument("--packed", required=True)
+    s.add_argument("--ranks", type=int, default=1, help="the ranks the training job will have")
+    s.add_argument("--key", default="mixture", help="the mixture's config key, for messages")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_mixture_plan)
     s = sub.add_parser("datacard")
     s.add_argument("--config", type=_json, required=True)
     for path in ("stats-dir", "packed-dir", "md", "html"):
         s.add_argument(f"--{path}", required=True)
+    s.add_argument("--mixture-dir", default=None, help="the models' mixture plans (mixture/<model>.plan.json)")
     s.set_defaults(func=cmd_datacard)
     s = sub.add_parser("figures")
     s.add_argument("--config", type=_json, required=True)

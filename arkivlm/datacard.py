@@ -33,8 +33,28 @@ def token_totals(packed_dir: str | Path) -> dict:
     return out
 
 
-def markdown(config: dict, stats: dict, tokens: dict, ablation: str | None = None) -> str:
-    """`ablation`: the ablation's section (arkivlm.ablation.markdown_section), when it has run."""
+def load_mixtures(mixture_dir: str | Path | None) -> dict:
+    """{model: plan} from `mixture/<model>.plan.json` (what `mixture-plan` wrote)."""
+    if not mixture_dir:
+        return {}
+    return {p.name[:-len(".plan.json")]: json.loads(p.read_text()) for p in sorted(Path(mixture_dir).glob("*.plan.json"))}
+
+
+def mixture_section(mixtures: dict) -> list[str]:
+    lines = ["", "## What each model reads", "",
+             "Shares of the tokens seen in training (config `mixture`, arkivlm.train.mixture), planned over each model's "
+             "run (max_steps x global batch x block); `available` counts a rehydrated document once per cluster member.", "",
+             "| model | group | weight | available tokens | planned tokens | epochs |", "|---|---|---|---|---|---|"]
+    for model, plan in sorted(mixtures.items()):
+        for name, g in plan["groups"].items():
+            lines.append(f"| {model} | {name} | {g['weight']:.3f} | {g['available_tokens']:,} | {g['planned_tokens']:,} | "
+                         f"{g['epochs']:.2f} |")
+    return lines
+
+
+def markdown(config: dict, stats: dict, tokens: dict, ablation: str | None = None, mixtures: dict | None = None) -> str:
+    """`ablation`: the ablation's section (arkivlm.ablation.markdown_section), when it has run;
+    `mixtures`: {model: mixture plan}."""
     ingest = stats.get("ingest", {})
     per_source = ingest.get("per_source", {})
     corpus = stats.get("corpus", {}).get("splits", {})
@@ -96,6 +116,8 @@ def markdown(config: dict, stats: dict, tokens: dict, ablation: str | None = Non
     pii = stats.get("pii", {}).get("pii_redacted")
     if pii:
         lines += ["", "PII redacted: " + ", ".join(f"{k} {v}" for k, v in pii.items()) + "."]
+    if mixtures:
+        lines += mixture_section(mixtures)
     lines += ["", "## Filters and thresholds", ""]
     for key in ("lines", "langid", "quality", "dedup"):
         settings = stats.get(key, {}).get("settings")
@@ -139,8 +161,8 @@ def to_html(md: str) -> str:
     return "\n".join(out + ["</body></html>"])
 
 
-def run(config: dict, stats_dir: str, packed_dir: str, out_md: str, out_html: str) -> str:
-    md = markdown(config, load_stats(stats_dir), token_totals(packed_dir))
+def run(config: dict, stats_dir: str, packed_dir: str, out_md: str, out_html: str, mixture_dir: str | None = None) -> str:
+    md = markdown(config, load_stats(stats_dir), token_totals(packed_dir), mixtures=load_mixtures(mixture_dir))
     Path(out_md).parent.mkdir(parents=True, exist_ok=True)
     Path(out_md).write_text(md, encoding="utf-8")
     Path(out_html).write_text(to_html(md), encoding="utf-8")

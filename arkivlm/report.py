@@ -270,6 +270,23 @@ class Report:
             ax.legend(fontsize=7)
             _save(fig, out)
 
+    def mixture(self, out: str) -> None:
+        """Per model and group of its data mixture: tokens available, planned and seen in training."""
+        plt = _plt()
+        plans = {m: json.loads(p.read_text()) for m in self.models if (p := self.r / "mixture" / f"{m}.json").exists()}
+        fig, axes = plt.subplots(1, max(1, len(plans)), figsize=(4.5 * max(1, len(plans)), 3.5), squeeze=False)
+        for ax, (model, plan) in zip(axes[0], plans.items()):
+            names = list(plan["groups"])
+            for i, key in enumerate(("available_tokens", "planned_tokens", "seen_tokens")):
+                ax.bar([j + 0.27 * i for j in range(len(names))], [plan["groups"][n].get(key) or 0 for n in names], 0.27,
+                       label=key.split("_")[0])
+            ax.set_xticks([j + 0.27 for j in range(len(names))], names, rotation=20, fontsize=8)
+            ax.set_yscale("log")
+            ax.set_title(f"{model}: tokens per group", fontsize=9)
+        axes[0][0].set_ylabel("tokens")
+        axes[0][0].legend(fontsize=7)
+        _save(fig, out)
+
     def perplexity(self, out: str) -> None:
         plt = _plt()
         fig, ax = plt.subplots(figsize=(7, 3.5))
@@ -343,6 +360,7 @@ def run(config: dict, results: str, out: dict) -> None:
     rep.ocr_confidence(out["ocr_confidence"], config.get("quality", {}).get("ocr", {}).get("min_mean_confidence", 0.6))
     rep.fertility(out["fertility"])
     rep.training_curves(out["training_loss"], out["learning_rate"], out["throughput"])
+    rep.mixture(out["mixture"])
     rep.perplexity(out["perplexity"])
     rep.perplexity_by_decade(out["perplexity_by_decade"])
     rep.decades(out["decades"])

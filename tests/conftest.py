@@ -79,7 +79,8 @@ def e2e_config() -> dict:
     cfg["train"] = TINY_TRAIN
     cfg["split"] = {"validation_fraction": 0.15}
     cfg["tokenizer"] = {"causal": {"vocab_size": 1000}, "masked": {"vocab_size": 1000}}
-    cfg["ablation"] = {}  # one seed
+    cfg["ablation"] = {"mixtures": {"speech_half": {"groups": [{"name": "speech", "where": {"modality": ["transcript"]},
+                                                               "weight": 0.5}]}}}  # one seed
     return cfg
 
 

@@ -76,8 +76,10 @@ def test_packing_is_lossless(tokenized, corpus):
         packed = pack.PackedSplit(out / "packed" / "causal" / split)
         docs = list(packed.documents())
         table = pd.read_parquet(corpus / split)
-        assert [tok.decode(ids.tolist(), skip_special_tokens=False) for _, ids in docs] == list(table.text)
-        assert [m for m, _ in docs] == list(table.modality)
+        # grouped by stratum (here: modality), in corpus order within each
+        expected = table.assign(code=table.modality.map(pack.MODALITIES.index)).sort_values("code", kind="stable")
+        assert [tok.decode(ids.tolist(), skip_special_tokens=False) for _, ids in docs] == list(expected.text)
+        assert [m for m, _ in docs] == list(expected.modality)
         assert packed.tokens().dtype == np.uint16 and (packed.tokens() == packed.index["separator"]).sum() == len(table)
 
 

@@ -9,6 +9,10 @@ world-th of them, so the blocks of a step do not depend on how many ranks share 
 where the last optimizer step left off, so a run resumed from a checkpoint, on as many ranks or
 on others with the same global batch, sees exactly the batches the uninterrupted run would have.
 
+Under a data mixture (arkivlm.train.mixture) the sampler hands out positions of the mixture's
+stream instead, step k positions k*G..(k+1)*G-1, rank r every world-th, and the dataset turns a
+position into its group's block: the same guarantees, whatever the ranks.
+
 Validation takes a fixed budget of blocks spread evenly over the split, the same every time and
 the same number on every rank (ranks with unequal batches would deadlock FSDP's collectives).
 """
@@ -63,6 +67,21 @@ class BlockDataset(Dataset):
         return mask_tokens(input_ids, self.special, self.vocab_size, self.mlm_probability, seed=self.seed * 1_000_003 + idx)
 
     vocab_size = 0
+
+
+class MixtureDataset(BlockDataset):
+    """Blocks by position of a mixture's stream (`len` stays the split's natural number of blocks,
+    which sizes an epoch)."""
+
+    def __init__(self, split: PackedSplit, block_size: int, family: str, special: dict, seed: int, mixture: dict,
+                 mlm_probability: float = 0.15):
+        from arkivlm.train.mixture import MixtureStream
+
+        super().__init__(split, block_size, family, special, seed, mlm_probability)
+        self.stream = MixtureStream(split, mixture, block_size, family, seed)
+
+    def __getitem__(self, position: int) -> dict:
+        return self.item(self.stream.window(position), position)
 
 
 def document_positions(input_ids: torch.Tensor, separator: int) -> dict:
@@ -122,6 +141,25 @@ class ResumableSampler(Sampler[int]):
         return iter((mine[skip * self.batch_size:] + epoch * self.n).tolist())  # the epoch rides along for the masks
 
 
+class MixtureSampler(Sampler[int]):
+    """Positions of the mixture's stream: epoch e (of `batches_per_rank` micro-batches a rank) is
+    positions e*E .. (e+1)*E - 1 (E = batches_per_rank x batch_size x world), rank r every
+    world-th; the first epoch after a restore skips what was trained."""
+
+    def __init__(self, batches_per_rank: int, batch_size: int, rank: int, world: int, position):
+        self.batches, self.batch_size, self.rank, self.world, self.position = batches_per_rank, batch_size, rank, world, position
+
+    def __len__(self) -> int:
+        epoch, skip = self.position()
+        return (self.batches - skip) * self.batch_size
+
+    def __iter__(self):
+        epoch, skip = self.position()
+        per_epoch = self.batches * self.batch_size * self.world
+        mine = np.arange(per_epoch, dtype=np.int64)[self.rank::self.world] + epoch * per_epoch
+        return iter(mine[skip * self.batch_size:].tolist())
+
+
 def validation_blocks(n: int, block_size: int, budget_tokens: int | None, world: int = 1, count: int | None = None) -> np.ndarray:
     """The validation blocks: `count` of the split's `n` (default: as many as `budget_tokens` pays
     for, all without a budget, rounded down to a multiple of `world`), spread evenly over it."""
@@ -137,15 +175,17 @@ def validation_blocks(n: int, block_size: int, budget_tokens: int | None, world:
 class PackedDataModule(L.LightningDataModule):
     def __init__(self, packed_dir: str, family: str, special: dict, vocab_size: int, block_size: int, batch_size: int,
                  accumulate: int, seed: int, num_workers: int = 0, validation_dir: str | None = None,
-                 val_tokens: int | None = None, doc_attention: bool = False):
+                 val_tokens: int | None = None, doc_attention: bool = False, mixture: dict | None = None):
         super().__init__()
-        self.val_tokens, self.doc_attention = val_tokens, doc_attention
+        self.val_tokens, self.doc_attention, self.mixture = val_tokens, doc_attention, mixture
         self.validation_dir = validation_dir or f"{packed_dir}/validation"
         self.packed_dir, self.family, self.special, self.vocab_size = packed_dir, family, special, vocab_size
         self.block_size, self.batch_size, self.accumulate, self.seed, self.num_workers = block_size, batch_size, accumulate, seed, num_workers
 
     def setup(self, stage: str | None = None) -> None:
-        self.train_set = BlockDataset(PackedSplit(f"{self.packed_dir}/train"), self.block_size, self.family, self.special, self.seed)
+        train = PackedSplit(f"{self.packed_dir}/train")
+        self.train_set = MixtureDataset(train, self.block_size, self.family, self.special, self.seed, self.mixture) \
+            if self.mixture else BlockDataset(train, self.block_size, self.family, self.special, self.seed)
         self.val_set = BlockDataset(PackedSplit(self.validation_dir), self.block_size, self.family, self.special, self.seed + 1)
         for ds in (self.train_set, self.val_set):
             ds.vocab_size, ds.doc_attention = self.vocab_size, self.doc_attention
@@ -164,7 +204,10 @@ class PackedDataModule(L.LightningDataModule):
 
     def train_dataloader(self):
         rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
-        sampler = ResumableSampler(len(self.train_set), self.batches_per_rank, self.batch_size, self.seed, rank, world, self.position)
+        if self.mixture:
+            sampler = MixtureSampler(self.batches_per_rank, self.batch_size, rank, world, self.position)
+        else:
+            sampler = ResumableSampler(len(self.train_set), self.batches_per_rank, self.batch_size, self.seed, rank, world, self.position)
         return DataLoader(self.train_set, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers,
                           drop_last=True, persistent_workers=False)
 

@@ -47,6 +47,26 @@ def resolved(settings: dict) -> dict:
     return s
 
 
+def settings_for(model_entry: dict, settings: dict | None) -> dict:
+    """A model's training settings: the `train` section, its preset's, then its own `train`."""
+    from arkivlm.train.presets import train_defaults
+
+    preset = model_entry.get("preset", "tiny")
+    return resolved({**(settings or {}), **train_defaults(model_entry["type"], preset), **model_entry.get("train", {})})
+
+
+def mixture_plan(model_entry: dict, s: dict, packed_dir: str, global_batch: int, key: str = "mixture") -> dict:
+    """The model's data mixture planned over its run: max_steps x the global batch (in blocks) x
+    block_size tokens (arkivlm.train.mixture.plan; raises, naming the key, when it cannot be met)."""
+    from arkivlm.pack import PackedSplit
+    from arkivlm.train.mixture import plan
+
+    split = PackedSplit(Path(packed_dir) / "train")
+    budget = int(s["max_steps"]) * global_batch * int(s["block_size"])
+    result = plan(model_entry.get("mixture"), split.index, split.strata(), budget, int(s["block_size"]), model_entry["type"], key)
+    return {"model": model_entry["name"], "global_batch": global_batch, **result}
+
+
 def strategy_for(s: dict, family: str):
     """`fsdp`: full sharding, one FSDP unit per transformer block, activation checkpointing, and
     sharded checkpoints (each rank writes its own shard; a resume reshards to any number of ranks)."""
@@ -125,6 +145,16 @@ def flops_per_batch(family: str, model_config, batch_size: int, block_size: int)
         model = build_model(family, model_config)
         x = torch.randint(0, model_config.vocab_size, (batch_size, block_size + (family == "masked")))
     return int(measure_flops(model, lambda: model(input_ids=x).logits, lambda y: y.sum()))
+
+
+def write_mixture(plan: dict, data, positions: int, block_size: int, path: Path) -> None:
+    """The plan with `seen_tokens` per group: the tokens of the blocks the sampler gave for the
+    `positions` (steps trained x global batch) of the run."""
+    stream = getattr(data.train_set, "stream", None)
+    seen = stream.seen_blocks(positions) if stream is not None else {"all": positions}
+    groups = {name: {**g, "seen_tokens": int(seen.get(name, 0)) * block_size} for name, g in plan["groups"].items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**plan, "steps_blocks": positions, "groups": groups}, indent=1))
 
 
 def read_training_log(model_dir: str | Path):
@@ -251,9 +281,10 @@ def build_trainer(s: dict, family: str, out: Path, ckpt_dir: Path, accumulate: i
 
 
 def run(model_entry: dict, packed_dir: str, tokenizer_dir: str, out_dir: str, settings: dict | None = None,
-        data_card: str | None = None, validation_dir: str | None = None, callbacks=()) -> dict:
+        data_card: str | None = None, validation_dir: str | None = None, callbacks=(), mixture_out: str | None = None) -> dict:
     """`validation_dir`: the packed split to validate on (default: `packed_dir`/validation); `callbacks`:
-    extra Lightning callbacks."""
+    extra Lightning callbacks; `mixture_out`: where the mixture's plan and the tokens seen per group
+    go (default: `out_dir`/mixture.json)."""
     import lightning as L
     import torch
     from lightning.pytorch.plugins.environments import SLURMEnvironment
@@ -265,10 +296,7 @@ def run(model_entry: dict, packed_dir: str, tokenizer_dir: str, out_dir: str, se
     from arkivlm.train.presets import model_config
 
     family = model_entry["type"]
-    from arkivlm.train.presets import train_defaults
-
-    preset = model_entry.get("preset", "tiny")
-    s = resolved({**(settings or {}), **train_defaults(family, preset), **model_entry.get("train", {})})
+    s = settings_for(model_entry, settings)
     out = Path(out_dir)
     if s["doc_attention"] and family != "causal":
         raise ValueError("train.doc_attention: document-boundary attention is for causal models (a masked model's "
@@ -302,8 +330,11 @@ def run(model_entry: dict, packed_dir: str, tokenizer_dir: str, out_dir: str, se
     if accumulate != s["accumulate"]:
         print(f"pretrain: {trainer.world_size} ranks now; {accumulate} micro-batches per step keep the run's global batch")
         trainer = build_trainer(s, family, out, ckpt_dir, accumulate, plugins, callbacks)
+    global_batch = s["batch_size"] * accumulate * trainer.world_size
+    mixture = mixture_plan(model_entry, s, packed_dir, global_batch)  # refuses an unmeetable mixture before training
     data = PackedDataModule(packed_dir, family, special, tok.get_vocab_size(), s["block_size"], s["batch_size"],
-                            accumulate, s["seed"], s["num_workers"], validation_dir, s["val_tokens"], s["doc_attention"])
+                            accumulate, s["seed"], s["num_workers"], validation_dir, s["val_tokens"], s["doc_attention"],
+                            model_entry.get("mixture"))
     try:
         trainer.fit(module, datamodule=data, ckpt_path=resume)
     except requeue_signal.Requeued as r:
@@ -331,5 +362,6 @@ def run(model_entry: dict, packed_dir: str, tokenizer_dir: str, out_dir: str, se
         model = build_model(family, cfg)
         model.load_state_dict(state)
         export(model, family, tokenizer_dir, out / "hf", summary, data_card)
+        write_mixture(mixture, data, int(trainer.global_step) * global_batch, s["block_size"], Path(mixture_out or out / "mixture.json"))
         (out / "train_summary.json").write_text(json.dumps(summary, indent=1, default=str))
     return summary

@@ -9,14 +9,22 @@ ABLATION_HELDOUT = f"{R}/packed/{ABLATION_FAMILY}"
 ABLATION_SEEDS = ABLATION["seeds"] or [ABLATION_TRAIN.get("seed", 1234)]
 
 
+ABLATION_VARIANTS = ablation_variant_names()
+
+
 wildcard_constraints:
-    variant="|".join(ABLATION["variants"]),
+    variant="|".join(ABLATION_VARIANTS),
     seed=r"\d+",
+
+
+def ablation_training_data(variant):
+    """A filter variant's own data; a mixture variant reads the released training split."""
+    return ABLATION_HELDOUT if variant.startswith("mixture_") else f"{R}/ablation/data/{variant}"
 
 
 rule ablation_pretrain:
     input:
-        data=f"{R}/ablation/data/{{variant}}",
+        data=lambda w: ablation_training_data(w.variant),
         heldout=ABLATION_HELDOUT,
         tokenizer=rules.tokenizer.output.causal,
     output:
@@ -67,7 +75,7 @@ rule ablation_evaluate:
 
 rule ablation:
     input:
-        evals=expand(f"{R}/ablation/eval/{{variant}}/seed_{{seed}}.json", variant=ABLATION["variants"], seed=ABLATION_SEEDS),
+        evals=expand(f"{R}/ablation/eval/{{variant}}/seed_{{seed}}.json", variant=ABLATION_VARIANTS, seed=ABLATION_SEEDS),
         variants=f"{R}/ablation/data/variants.json",
         corpus_stats=rules.corpus.output.stats,
         tokenizer_stats=rules.tokenizer.output.stats,

@@ -67,6 +67,12 @@ def check_config(cfg):
         if m.get("preset", "tiny") not in PRESETS[m["type"]]:
             raise ValueError(f"config key models[{i}].preset: {m['type']} models have presets {', '.join(PRESETS[m['type']])}; "
                              f"{m.get('preset')!r} is not one of them.")
+    from arkivlm.train.mixture import check_config as check_mixture
+
+    for mixture, key in [(cfg.get("mixture"), "mixture")] + [(m.get("mixture"), f"models[{i}].mixture") for i, m in enumerate(cfg["models"])] \
+            + [(mx, f"ablation.mixtures.{name}") for name, mx in cfg.get("ablation", {}).get("mixtures", {}).items()]:
+        if mixture:
+            check_mixture(mixture, cfg["sources"], key)
     sample_root = os.path.normpath(SAMPLE["path"]) if SAMPLE else None
     for i, src in enumerate(cfg["sources"]):
         if "date_from_path" in src:
@@ -169,11 +175,30 @@ def pretrain_resources(model):
             "runtime": job.get("runtime", 2880)}
 
 
+def mixture_key(model):
+    """The config key of the mixture a model trains under (its own, else `mixture`), or None."""
+    i = list(MODELS).index(model)
+    return f"models[{i}].mixture" if MODELS[model].get("mixture") else ("mixture" if config.get("mixture") else None)
+
+
 def model_json(model):
-    """The model entry handed to `pretrain`, its train.num_nodes the job's."""
+    """The model entry handed to `pretrain`: its train.num_nodes the job's, its mixture its own or `mixture:`."""
     entry = dict(MODELS[model])
     entry["train"] = {**entry.get("train", {}), "num_nodes": pretrain_resources(model)["nodes"]}
+    if config.get("mixture") and not entry.get("mixture"):
+        entry["mixture"] = config["mixture"]
     return json.dumps(entry, sort_keys=True)
+
+
+def training_ranks(model):
+    """The ranks the model's training job will have: nodes x tasks per node under Slurm; locally its
+    train.devices when a number, else one."""
+    resources = pretrain_resources(model)
+    plugin = workflow.executor_plugin
+    if plugin is not None and plugin.name == "slurm":
+        return resources["nodes"] * resources["tasks_per_node"]
+    devices = train_setting(model, "devices", "auto")
+    return resources["nodes"] * (int(devices) if str(devices).isdigit() and int(devices) >= 1 else 1)
 
 
 def ablation_settings():
@@ -185,6 +210,12 @@ def ablation_settings():
 
 # The ablation's models train with `train:` and ablation.train over it, all alike.
 ABLATION_TRAIN = {**config["train"], **ablation_settings()["train"]}
+
+
+def ablation_variant_names():
+    from arkivlm.ablation import variant_names
+
+    return variant_names(config.get("ablation"))
 
 
 def ablation_model(variant):
@@ -216,6 +247,7 @@ FIGURE_CAPTIONS = {
     "training_loss": "Training",
     "learning_rate": "Training",
     "throughput": "Training",
+    "mixture": "Training",
     "perplexity": "Evaluation",
     "perplexity_by_decade": "Evaluation",
 }

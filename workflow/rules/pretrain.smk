@@ -2,14 +2,41 @@
 # would delete them before a rerun, and a rerun must resume from last.ckpt.
 
 
+localrules:
+    mixture_plan,
+
+
+# Seconds after pack and before any training job: a mixture the corpus cannot meet fails here,
+# naming its key, instead of in a GPU job. The training job plans again on the ranks it has.
+rule mixture_plan:
+    input:
+        packed=lambda w: f"{R}/packed/{MODELS[w.model]['type']}",
+    output:
+        f"{R}/mixture/{{model}}.plan.json",
+    params:
+        model=lambda w: model_json(w.model),
+        settings=lambda w: settings("train"),
+        ranks=lambda w: training_ranks(w.model),
+        key=lambda w: mixture_key(w.model) or "mixture",
+    log:
+        f"{R}/logs/mixture_plan_{{model}}.log",
+    conda:
+        "../../envs/train.yaml"
+    shell:
+        "python -m arkivlm mixture-plan --model {params.model:q} --settings {params.settings:q} --packed {input.packed:q}"
+        " --ranks {params.ranks} --key {params.key:q} --out {output:q} > {log:q} 2>&1"
+
+
 rule pretrain_model:
     input:
         packed=lambda w: f"{R}/packed/{MODELS[w.model]['type']}",
         tokenizer=rules.tokenizer.output.causal,
         data_card=f"{R}/data_card.md",
+        plan=f"{R}/mixture/{{model}}.plan.json",
     output:
         hf=directory(f"{R}/models/{{model}}/hf"),
         summary=f"{R}/models/{{model}}/train_summary.json",
+        mixture=f"{R}/mixture/{{model}}.json",
     params:
         model=lambda w: model_json(w.model),
         settings=lambda w: settings("train"),
@@ -29,7 +56,8 @@ rule pretrain_model:
         *config["modules"]["train"],
     shell:
         "python -m arkivlm.slurm tasks -- python -m arkivlm pretrain --model {params.model:q} --settings {params.settings:q} --packed {input.packed:q}"
-        " --tokenizer {params.tokenizer_dir:q} --data-card {input.data_card:q} --out {params.out:q} > {log:q} 2>&1"
+        " --tokenizer {params.tokenizer_dir:q} --data-card {input.data_card:q} --mixture-out {output.mixture:q}"
+        " --out {params.out:q} > {log:q} 2>&1"
 
 
 rule pretrain:

@@ -3,6 +3,7 @@ rule data_card:
         corpus=f"{R}/stats/corpus.json",
         tokenizer=f"{R}/stats/tokenizer.json",
         packed=expand(f"{R}/packed/{{family}}", family=sorted({m["type"] for m in config["models"]})),
+        plans=expand(f"{R}/mixture/{{model}}.plan.json", model=MODELS),
     output:
         md=f"{R}/data_card.md",
         html=report(f"{R}/data_card.html", caption="../report/data_card.rst", category="Data card"),
@@ -10,6 +11,7 @@ rule data_card:
         config=lambda w: config_for_outputs(),
         stats_dir=lambda w, input: os.path.dirname(input.corpus),
         packed_dir=lambda w, input: os.path.dirname(input.packed[0]),
+        mixture_dir=lambda w, input: os.path.dirname(input.plans[0]),
     log:
         f"{R}/logs/data_card.log",
     conda:
@@ -18,12 +20,14 @@ rule data_card:
         *config["modules"]["train"],
     shell:
         "python -m arkivlm datacard --config {params.config:q} --stats-dir {params.stats_dir:q}"
-        " --packed-dir {params.packed_dir:q} --md {output.md:q} --html {output.html:q} > {log:q} 2>&1"
+        " --packed-dir {params.packed_dir:q} --mixture-dir {params.mixture_dir:q} --md {output.md:q} --html {output.html:q}"
+        " > {log:q} 2>&1"
 
 
 rule report_figures:
     input:
         rules.evaluate.input,
+        expand(f"{R}/mixture/{{model}}.json", model=MODELS),
         rules.data_card.output.md,
     output:
         **{

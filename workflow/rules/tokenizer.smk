@@ -27,6 +27,7 @@ rule pack:
         masked=rules.tokenizer.output.masked,
         train=f"{R}/corpus/train",
         validation=f"{R}/corpus/validation",
+        dropped_dedup=f"{R}/dropped/dedup",
     output:
         directory(f"{R}/packed/{{family}}"),
     wildcard_constraints:
@@ -43,4 +44,5 @@ rule pack:
         *config["modules"]["train"],
     shell:
         "python -m arkivlm pack --family {wildcards.family} --settings {params.settings:q} --tokenizer {params.tokenizer_dir:q}"
-        " --train {input.train:q} --validation {input.validation:q} --out {output:q} > {log:q} 2>&1"
+        " --train {input.train:q} --validation {input.validation:q} --dropped-dedup {input.dropped_dedup:q} --out {output:q}"
+        " > {log:q} 2>&1"
