@@ -199,6 +199,12 @@ def bench_block_lid() -> str:
     return block_lid.markdown(result)
 
 
+def bench_mixture() -> str:
+    from bench import mixture_sampler
+
+    return mixture_sampler.markdown(mixture_sampler.main([]))
+
+
 def bench_containers() -> str:
     """The stress test of the archive's containers, run for its figures."""
     subprocess.run([sys.executable, "-m", "pytest", "-q", "tests/test_stress_containers.py"], cwd=HERE.parent, check=True,
@@ -221,7 +227,8 @@ def bench_containers() -> str:
 
 BENCHES = {"lines": bench_lines, "corpus": bench_corpus, "scales": bench_scales, "minhash": bench_minhash, "dedup": bench_dedup, "training": bench_training,
            "ablation": bench_ablation, "gpu": bench_gpu,
-           "listing": bench_listing, "block_lid": bench_block_lid, "containers": bench_containers}
+           "listing": bench_listing, "block_lid": bench_block_lid, "containers": bench_containers,
+           "mixture": bench_mixture}
 
 
 def sections_of(text: str) -> list[str]:

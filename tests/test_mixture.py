@@ -10,7 +10,8 @@ import pytest
 from arkivlm import pack
 from arkivlm.pack import PackedSplit
 from arkivlm.train.data import MixtureDataset, MixtureSampler
-from arkivlm.train.mixture import MixtureError, MixtureStream, check_config, permute, plan
+from arkivlm.train.mixture import MixtureError, MixtureStream, check_config, permute, permute_one, plan, round_keys
+from tests.test_models import SMALL, corpus, losses, tokenized  # noqa: F401  (module fixtures)
 
 SOURCES = ["news", "speech", "subs", "books"]
 MODALITY = {"news": "text", "speech": "transcript", "subs": "subtitle", "books": "text"}
@@ -120,6 +121,8 @@ def test_permutation_is_a_bijection_for_any_size():
     for n in (1, 2, 3, 7, 64, 1000, 4097):
         assert sorted(permute(np.arange(n), n, 11).tolist()) == list(range(n))
     assert permute(np.arange(1000), 1000, 1).tolist() != permute(np.arange(1000), 1000, 2).tolist()
+    for n, key in ((1000, 5), (4097, 2**63 + 7)):  # the one-index path the sampler takes is the same permutation
+        assert [permute_one(i, n, round_keys(key)) for i in range(n)] == permute(np.arange(n), n, key).tolist()
 
 
 def step_positions(batches_per_rank, batch, acc, world, epoch, skip=0):
@@ -182,12 +185,12 @@ def test_rehydration_weights_are_the_cluster_sizes_in_dropped_dedup_capped(tmp_p
     from arkivlm import tokenizer
 
     texts = {f"{i:020x}": f"Dokument nummer {i} om Stockholm och Göteborg." * (1 + i % 3) for i in range(12)}
-    corpus = tmp_path / "corpus"
+    corpus_dir = tmp_path / "corpus"
     for split in ("train", "validation"):
-        (corpus / split).mkdir(parents=True)
+        (corpus_dir / split).mkdir(parents=True)
         ids = sorted(texts)[:10] if split == "train" else sorted(texts)[10:]
         pd.DataFrame({"id": ids, "source": "news", "modality": "text", "date": "1950",
-                      "text": [texts[i] for i in ids]}).to_parquet(corpus / split / "part-0.parquet")
+                      "text": [texts[i] for i in ids]}).to_parquet(corpus_dir / split / "part-0.parquet")
     kept = sorted(texts)
     # kept[0] has 6 copies dropped (a cluster of 7), kept[1] two, kept[11] (held out) one
     dropped = pd.DataFrame({"id": [f"d{i}" for i in range(9)], "stage": "dedup", "reason": "near_duplicate",
@@ -195,9 +198,9 @@ def test_rehydration_weights_are_the_cluster_sizes_in_dropped_dedup_capped(tmp_p
     (tmp_path / "dropped" / "dedup").mkdir(parents=True)
     dropped.to_parquet(tmp_path / "dropped" / "dedup" / "part-0.parquet")
     tok_dir = tmp_path / "tok"
-    tokenizer.train(str(corpus / "train"), str(corpus / "validation"), str(tok_dir), str(tmp_path / "s.json"),
+    tokenizer.train(str(corpus_dir / "train"), str(corpus_dir / "validation"), str(tok_dir), str(tmp_path / "s.json"),
                     {"causal": {"vocab_size": 300}, "masked": {"vocab_size": 300}})
-    pack.run(tokenizer.tokenizer_path(str(tok_dir), "causal"), "causal", str(corpus / "train"), str(corpus / "validation"),
+    pack.run(tokenizer.tokenizer_path(str(tok_dir), "causal"), "causal", str(corpus_dir / "train"), str(corpus_dir / "validation"),
              str(tmp_path / "packed"), dropped_dedup=str(tmp_path / "dropped" / "dedup"))
     split = PackedSplit(tmp_path / "packed" / "train")
     copies = np.concatenate([split._docs(m)[:, 5] for m in split.index["shards"]])
@@ -212,8 +215,6 @@ def test_rehydration_weights_are_the_cluster_sizes_in_dropped_dedup_capped(tmp_p
 
 
 # --- through pretrain: Lightning steps under a mixture ---------------------------------------------
-
-from tests.test_models import SMALL, corpus, losses, tokenized  # noqa: E402,F401  (module fixtures)
 
 TRAIN_MIX = {"groups": [{"name": "subtitles", "where": {"modality": ["subtitle"]}, "weight": 0.6}], "max_epochs": 20}
 

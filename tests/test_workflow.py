@@ -28,6 +28,10 @@ def test_unknown_format_and_empty_glob_fail_early(tmp_path, small_sample):
     cfg["sources"][2]["path"] = str(tmp_path / "nowhere/*.txt")
     proc = run_snakemake(tmp_path, "-n", "--configfile", write_config(tmp_path, cfg), check=False)
     assert proc.returncode != 0 and "sources[2].path" in proc.stdout + proc.stderr
+    cfg = sample_config(small_sample, tmp_path / "results")
+    cfg["mixture"] = {"groups": [{"name": "radio", "where": {"source": ["radio_archive"]}, "weight": 0.2}]}
+    proc = run_snakemake(tmp_path, "-n", "--configfile", write_config(tmp_path, cfg), check=False)
+    assert proc.returncode != 0 and "mixture.groups[0].where.source" in proc.stdout + proc.stderr
 
 
 def test_lint_is_clean():
@@ -36,7 +40,8 @@ def test_lint_is_clean():
 
 
 REPORT_FIGURES = ["flow_by_stage", "flow_by_source", "document_lengths", "langid_scores", "dedup_clusters", "ocr_confidence",
-                  "decades", "fertility", "training_loss", "learning_rate", "throughput", "perplexity", "perplexity_by_decade"]
+                  "decades", "fertility", "training_loss", "learning_rate", "throughput", "mixture", "perplexity",
+                  "perplexity_by_decade"]
 
 
 @pytest.mark.slow
@@ -79,6 +84,15 @@ def test_sample_workflow_end_to_end(full_run):
         metrics = json.loads((res / "eval" / model / "metrics.json").read_text())
         assert {"val_loss", "perplexity", "per_modality", "per_decade", "tokens_seen"} <= set(metrics)
         assert "Data card" in (res / "models" / model / "hf" / "README.md").read_text()
+        # the sample's mixture: planned before training, seen after it, in the data card
+        mixed = json.loads((res / "mixture" / f"{model}.json").read_text())
+        assert set(mixed["groups"]) == {"speech", "subtitles", "old_print", "other"} and mixed["rehydrate"]
+        assert sum(g["seen_tokens"] for g in mixed["groups"].values()) == mixed["budget_tokens"] == metrics["tokens_seen"] \
+            * 32 // (32 + (model == "bert_tiny"))
+        for name, g in mixed["groups"].items():
+            assert abs(g["seen_tokens"] - g["planned_tokens"]) <= 64 and g["epochs"] <= 4, name  # two blocks
+    card = (res / "data_card.md").read_text()
+    assert "## What each model reads" in card and "| gpt_tiny | subtitles |" in card
     again = run_snakemake(work, "-n", "--configfile", path)
     assert "Nothing to be done" in again.stdout + again.stderr
 
@@ -91,7 +105,10 @@ def test_ablation_keeps_heldout_out_of_every_variant_and_trains_equal_tokens(ful
     res = work / "results"
     summary = json.loads((res / "ablation" / "summary.json").read_text())
     variants = summary["variants"]
-    assert set(variants) == {"full", "unfiltered", "no_langid", "no_quality", "no_lines", "no_dedup"}
+    assert set(variants) == {"full", "unfiltered", "no_langid", "no_quality", "no_lines", "no_dedup", "mixture_speech_half"}
+    mixed = json.loads((res / "ablation" / "models" / "mixture_speech_half" / "seed_1234" / "mixture.json").read_text())
+    assert mixed["groups"]["speech"]["weight"] == 0.5 and mixed["groups"]["speech"]["seen_tokens"] == mixed["budget_tokens"] // 2
+    assert any("Under mixture speech_half" in f for f in summary["findings"])
     # equal footing: the same number of training tokens seen, whatever the variant's size
     assert len({v["tokens_seen"] for v in variants.values()}) == 1
     assert variants["unfiltered"]["train_tokens"] > variants["full"]["train_tokens"]
@@ -108,7 +125,7 @@ def test_ablation_keeps_heldout_out_of_every_variant_and_trains_equal_tokens(ful
     heldout_docs = {tuple(ids.tolist()) for _, ids in held.documents()}
     ingest_ids = set(pd.read_parquet(res / "interim" / "ingest", columns=["id"]).id)
     assert heldout_ids <= ingest_ids  # the unfiltered variant had them all to leave out
-    for name in variants:
+    for name in (v for v in variants if not v.startswith("mixture_")):  # a mixture variant reads the corpus's own split
         ids = set(pd.read_parquet(res / "ablation" / "data" / name / "docs", columns=["id"]).id)
         assert len(ids) == variants[name]["train_docs"] and not ids & excluded, name
         docs = {tuple(x.tolist()) for _, x in PackedSplit(res / "ablation" / "data" / name / "train").documents()}

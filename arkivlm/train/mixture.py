@@ -207,6 +207,33 @@ def permute(i: np.ndarray, n: int, key: int) -> np.ndarray:
     return x.astype(np.int64)
 
 
+M64 = (1 << 64) - 1
+
+
+def _mix_int(x: int) -> int:
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & M64
+    return x ^ (x >> 31)
+
+
+def round_keys(key: int) -> tuple[int, ...]:
+    return tuple(_mix_int((k * 0x9E3779B97F4A7C15 + key) & M64) for k in range(1, 5))
+
+
+def permute_one(i: int, n: int, keys: tuple[int, ...]) -> int:
+    """`permute` for one index in plain integers (the training path: one block at a time)."""
+    half = max(1, (max(n - 1, 1).bit_length() + 1) // 2)
+    mask = (1 << half) - 1
+    x = i
+    while True:
+        left, right = x >> half, x & mask
+        for k in keys:
+            left, right = right, left ^ (_mix_int(right ^ k) & mask)
+        x = (left << half) | right
+        if x < n:
+            return x
+
+
 def stream_key(seed: int, group: int, epoch: int) -> int:
     return int(_mix(np.array([seed * 1_000_003 + group * 7919 + epoch * 104_729 + 1], dtype=np.uint64))[0])
 
@@ -251,12 +278,19 @@ class MixtureStream:
         self.weights = [g.weight if v else Fraction(0) for g, v in zip(self.groups, self.virtual)]
         total = sum(self.weights)
         self.weights = [w / total for w in self.weights]
-        self._cycle = (None, None)
+        self._cycle, self._before, self._keys = (None, None), {}, (None, None)
 
     # the schedule
     def before_cycle(self, c: int) -> list[int]:
         """Q_g(c): positions of each group before cycle c."""
-        return [math.floor(w * c * CYCLE) for w in self.weights]
+        if c not in self._before:
+            if len(self._before) > 64:
+                self._before.clear()
+            self._before[c] = [math.floor(w * c * CYCLE) for w in self.weights]
+        return self._before[c]
+
+    def cycle_start(self, c: int) -> int:
+        return sum(self.before_cycle(c))
 
     def cycle(self, c: int) -> tuple[int, np.ndarray, np.ndarray]:
         """(first position, group per position, block index within its group) of cycle c."""
@@ -276,9 +310,9 @@ class MixtureStream:
         groups, ks = np.empty(len(positions), np.int64), np.empty(len(positions), np.int64)
         for i, p in enumerate(positions.tolist()):
             c = p // CYCLE
-            while sum(self.before_cycle(c + 1)) <= p:
+            while self.cycle_start(c + 1) <= p:
                 c += 1
-            while sum(self.before_cycle(c)) > p:
+            while self.cycle_start(c) > p:
                 c -= 1
             first, group, rank = self.cycle(c)
             groups[i], ks[i] = group[p - first], rank[p - first]
@@ -287,7 +321,10 @@ class MixtureStream:
     def block(self, group: int, k: int) -> tuple[BlockClass, int]:
         """The k-th block group `group` gives: pass k // V in its own seeded order."""
         v_total = self.virtual[group]
-        v = int(permute(np.array([k % v_total]), v_total, stream_key(self.seed, group, k // v_total))[0])
+        epoch = k // v_total
+        if self._keys[0] != (group, epoch):
+            self._keys = ((group, epoch), round_keys(stream_key(self.seed, group, epoch) % (1 << 64)))
+        v = permute_one(k % v_total, v_total, self._keys[1])
         for cls in self.classes[group]:
             if v < cls.weight * cls.blocks:
                 return cls, v % cls.blocks
@@ -311,9 +348,9 @@ class MixtureStream:
     def seen_blocks(self, positions: int) -> dict[str, int]:
         """Blocks of each group among the first `positions` of the stream."""
         c = positions // CYCLE
-        while sum(self.before_cycle(c + 1)) <= positions:
+        while self.cycle_start(c + 1) <= positions:
             c += 1
-        while c and sum(self.before_cycle(c)) > positions:
+        while c and self.cycle_start(c) > positions:
             c -= 1
         first, group, _ = self.cycle(c)
         counts = np.array(self.before_cycle(c)) + np.bincount(group[:positions - first], minlength=len(self.groups))

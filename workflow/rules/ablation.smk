@@ -17,11 +17,6 @@ wildcard_constraints:
     seed=r"\d+",
 
 
-def ablation_training_data(variant):
-    """A filter variant's own data; a mixture variant reads the released training split."""
-    return ABLATION_HELDOUT if variant.startswith("mixture_") else f"{R}/ablation/data/{variant}"
-
-
 rule ablation_pretrain:
     input:
         data=lambda w: ablation_training_data(w.variant),

@@ -218,6 +218,12 @@ def ablation_variant_names():
     return variant_names(config.get("ablation"))
 
 
+def ablation_training_data(variant):
+    """A filter variant's own data; a mixture variant reads the released training split (packed/<family>)."""
+    family = ablation_settings()["model"]["type"]
+    return f"{R}/packed/{family}" if variant.startswith("mixture_") else f"{R}/ablation/data/{variant}"
+
+
 def ablation_model(variant):
     from arkivlm.ablation import model_entry
 

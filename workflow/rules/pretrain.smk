@@ -2,6 +2,10 @@
 # would delete them before a rerun, and a rerun must resume from last.ckpt.
 
 
+wildcard_constraints:
+    model="|".join(MODELS),
+
+
 localrules:
     mixture_plan,
 
@@ -22,6 +26,8 @@ rule mixture_plan:
         f"{R}/logs/mixture_plan_{{model}}.log",
     conda:
         "../../envs/train.yaml"
+    envmodules:
+        *config["modules"]["train"],
     shell:
         "python -m arkivlm mixture-plan --model {params.model:q} --settings {params.settings:q} --packed {input.packed:q}"
         " --ranks {params.ranks} --key {params.key:q} --out {output:q} > {log:q} 2>&1"
