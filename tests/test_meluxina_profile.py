@@ -47,6 +47,9 @@ def render(tmp_path: Path, rules=("ingest", "pretrain_model"), targets=("ingest"
     (res / "tokenizer").mkdir()
     (res / "tokenizer" / "tokenizer.json").write_text("{}")
     (res / "data_card.md").write_text("# Data card")
+    (res / "mixture").mkdir()
+    for model in models or [{"name": "gpt_big"}]:
+        (res / "mixture" / f"{model['name']}.plan.json").write_text("{}")
     for d in existing_dirs:
         (res / d).mkdir(parents=True, exist_ok=True)
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))

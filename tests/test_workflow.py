@@ -249,6 +249,9 @@ def test_trivial_rules_run_on_the_login_node_under_the_profile(tmp_path, small_s
         (res / "stats" / f"{name}.json").write_text(json.dumps({"stage": name, "docs_in": 0, "docs_out": 0, "dropped": {}}))
     for family in ("causal", "masked"):
         (res / "packed" / family).mkdir(parents=True)
+    (res / "mixture").mkdir()
+    for model in ("gpt_tiny", "bert_tiny"):  # the mixture plans (rule mixture_plan, also a local rule)
+        (res / "mixture" / f"{model}.plan.json").write_text(json.dumps({"groups": {}}))
     proc = subprocess.Popen([sys.executable, "-m", "snakemake", str(res / "data_card.md"), "--profile", "profiles/meluxina",
                              "--configfile", "my.yaml", "--allowed-rules", "data_card", "--rerun-triggers", "mtime"],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)

@@ -131,8 +131,9 @@ class ResumableSampler(Sampler[int]):
         self.position = position
 
     def __len__(self) -> int:
-        epoch, skip = self.position()
-        return (self.batches - skip) * self.batch_size
+        """The whole epoch, also when a restore starts it part-way: Lightning's count of the epoch's
+        micro-batches (which decides when to step; see pretrain.align_resumed_batches) stays absolute."""
+        return self.batches * self.batch_size
 
     def __iter__(self):
         epoch, skip = self.position()
@@ -150,8 +151,7 @@ class MixtureSampler(Sampler[int]):
         self.batches, self.batch_size, self.rank, self.world, self.position = batches_per_rank, batch_size, rank, world, position
 
     def __len__(self) -> int:
-        epoch, skip = self.position()
-        return (self.batches - skip) * self.batch_size
+        return self.batches * self.batch_size  # the whole epoch, as ResumableSampler
 
     def __iter__(self):
         epoch, skip = self.position()

@@ -254,6 +254,28 @@ def stop_at_step_callback(step: int | None, ckpt_dir: Path):
     return StopAt()
 
 
+def align_resumed_batches(data):
+    """Lightning counts the micro-batches of an epoch, and steps every `accumulate` of them; it
+    restores that count from the checkpoint, in the micro-batches of the run that wrote it. A run
+    resumed on other ranks accumulates another number of them per step, so the count is set, at
+    the first batch, to where the sampler starts (steps done in the epoch x this run's accumulate):
+    every step then trains on the blocks it would have in an uninterrupted run."""
+    import lightning as L
+
+    class AlignResumedBatches(L.Callback):
+        def on_train_start(self, trainer, module):
+            self.skip = data.position()[1]
+
+        def on_train_batch_start(self, trainer, module, batch, batch_idx):
+            if self.skip is None:
+                return
+            current = trainer.fit_loop.epoch_loop.batch_progress.current
+            current.ready, current.started, current.processed, current.completed = self.skip + 1, self.skip, self.skip, self.skip
+            self.skip = None
+
+    return AlignResumedBatches()
+
+
 def build_trainer(s: dict, family: str, out: Path, ckpt_dir: Path, accumulate: int, plugins=(), callbacks=()):
     """The Trainer of a pretraining run: validation, checkpoints and logs at the configured cadence
     (`callbacks`: extra ones, e.g. a benchmark's timer)."""
@@ -335,6 +357,7 @@ def run(model_entry: dict, packed_dir: str, tokenizer_dir: str, out_dir: str, se
     data = PackedDataModule(packed_dir, family, special, tok.get_vocab_size(), s["block_size"], s["batch_size"],
                             accumulate, s["seed"], s["num_workers"], validation_dir, s["val_tokens"], s["doc_attention"],
                             model_entry.get("mixture"))
+    trainer.callbacks.append(align_resumed_batches(data))
     try:
         trainer.fit(module, datamodule=data, ckpt_path=resume)
     except requeue_signal.Requeued as r:
