@@ -30,7 +30,8 @@ def _spark(args, stage: str):
 def cmd_sample(args):
     from arkivlm.sample.archive import generate
 
-    generate(args.root, seed=args.seed, scale=args.scale, journal_digital=args.journal_digital, generated=not args.no_generated)
+    generate(args.root, seed=args.seed, scale=args.scale, journal_digital=args.journal_digital, generated=not args.no_generated,
+             plant_tasks=args.plant_tasks)
 
 
 def cmd_ingest(args):
@@ -75,6 +76,19 @@ def cmd_dedup(args):
     return dedup.run(_spark(args, "dedup"), args.settings, args.input, args.docs, args.dropped, args.stats)
 
 
+def cmd_decontaminate(args):
+    from arkivlm import decontaminate
+
+    return decontaminate.run(_spark(args, "decontaminate"), args.settings, args.task_texts, args.input, args.docs,
+                             args.dropped, args.stats)
+
+
+def cmd_task_texts(args):
+    from arkivlm import decontaminate
+
+    return {"stage": "task-texts", "tasks": decontaminate.main_task_texts(args.tasks, args.out)}
+
+
 def cmd_split(args):
     from arkivlm import split
 
@@ -94,7 +108,7 @@ def cmd_corpus(args):
     from arkivlm import stage_chains
 
     return stage_chains.run_corpus(_spark(args, "corpus"), args.settings, args.input, args.interim, args.dropped,
-                                   args.stats_dir, args.train, args.validation)
+                                   args.stats_dir, args.train, args.validation, args.task_texts)
 
 
 def cmd_tokenizer(args):
@@ -135,7 +149,8 @@ def cmd_mixture_plan(args):
 def cmd_evaluate(args):
     from arkivlm import evaluate
 
-    return evaluate.run(args.model_dir, args.packed, args.out, args.validation)
+    return evaluate.run(args.model_dir, args.packed, args.out, args.validation, tasks=args.tasks,
+                        tasks_out=args.tasks_out, settings=args.settings)
 
 
 def cmd_datacard(args):
@@ -182,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--journal-digital", type=_json, default=None,
                    help='also copy real newsreel SRT files: {"years": [...], "collections": [...]} ({} for all)')
     s.add_argument("--no-generated", action="store_true", help="only the journal-digital slice")
+    s.add_argument("--plant-tasks", default=None, help="folder of the bundled tasks: books holding their items")
     s.set_defaults(func=cmd_sample)
 
     def stage(name, func, *paths, extra=()):
@@ -202,11 +218,18 @@ def build_parser() -> argparse.ArgumentParser:
     stage("quality", cmd_quality, "input", "docs", "dropped", "stats")
     stage("pii", cmd_pii, "input", "docs", "dropped", "stats")
     stage("dedup", cmd_dedup, "input", "docs", "dropped", "stats")
+    stage("decontaminate", cmd_decontaminate, "input", "docs", "dropped", "stats")
+    sub.choices["decontaminate"].add_argument("--task-texts", default=None, help="the tasks' texts (task-texts)")
     stage("split", cmd_split, "input", "train", "validation", "stats")
     # The chains the workflow runs: several stages in one Spark application (arkivlm.stage_chains);
     # --settings holds one config section per stage, outputs go to <dir>/<stage>.
     stage("filter", cmd_filter, "input", "interim", "dropped", "stats-dir", extra=("allow_rights",))
     stage("corpus", cmd_corpus, "input", "interim", "dropped", "stats-dir", "train", "validation")
+    sub.choices["corpus"].add_argument("--task-texts", default=None, help="the tasks' texts, for decontamination")
+    s = sub.add_parser("task-texts", help="every item's text of lm-eval task files, for decontamination")
+    s.add_argument("--tasks", type=_json, default=[], help="JSON list of task YAML files")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_task_texts)
     stage("tokenizer", cmd_tokenizer, "train", "validation", "out", "stats")
     s = sub.add_parser("pack")
     s.add_argument("--family", choices=["causal", "masked"], required=True)
@@ -259,6 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
     for path in ("model-dir", "packed", "out"):
         s.add_argument(f"--{path}", required=True)
     s.add_argument("--validation", default=None, help="packed split to evaluate on (default: <packed>/validation)")
+    s.add_argument("--tasks", type=_json, default=[], help="JSON list of lm-eval task YAML files (evaluate.tasks)")
+    s.add_argument("--tasks-out", default=None, help="the task scores (default: tasks.json beside --out)")
+    s.add_argument("--settings", type=_json, default={}, help="the `evaluate` section")
     s.set_defaults(func=cmd_evaluate)
     return p
 

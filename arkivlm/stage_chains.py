@@ -4,7 +4,7 @@ Starting a Spark application (JVM, Python workers, their imports) costs seconds 
 shrink with the data, so the workflow runs the document stages as two chains:
 
 - `filter`: clean -> lines -> langid -> quality -> pii (row by row, apart from clean's boilerplate count);
-- `corpus`: dedup -> split.
+- `corpus`: dedup -> decontaminate -> split.
 
 Each stage inside a chain is the same code as the stage run on its own (`python -m arkivlm
 langid`, ...) and writes the same outputs: its document table under `interim/`, its dropped
@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 FILTER_STAGES = ("clean", "lines", "langid", "quality", "pii")
-CORPUS_STAGES = ("dedup", "split")
+CORPUS_STAGES = ("dedup", "decontaminate", "split")
 
 log = logging.getLogger(__name__)
 
@@ -174,14 +174,18 @@ def run_row_stages_fused(spark, settings: dict, in_docs: str, interim: str, drop
 
 
 def run_corpus(spark, settings: dict, in_docs: str, interim: str, dropped: str, stats: str,
-               out_train: str, out_validation: str) -> dict:
-    """dedup, then the train/validation split of what dedup kept."""
-    from arkivlm import dedup, split
+               out_train: str, out_validation: str, task_texts: str | None = None) -> dict:
+    """dedup, decontamination against the tasks' texts (`task_texts`, arkivlm.decontaminate), then
+    the train/validation split of what is left."""
+    from arkivlm import decontaminate, dedup, split
 
     p = stage_paths("dedup", interim, dropped, stats)
     results = {"dedup": _timed("dedup", lambda: dedup.run(spark, settings.get("dedup", {}), in_docs, p["docs"],
                                                           p["dropped"], p["stats"]))}
-    results["corpus"] = _timed("corpus", lambda: split.run(spark, settings.get("split", {}), p["docs"], out_train,
+    d = stage_paths("decontaminate", interim, dropped, stats)
+    results["decontaminate"] = _timed("decontaminate", lambda: decontaminate.run(
+        spark, settings.get("decontamination", {}), task_texts, p["docs"], d["docs"], d["dropped"], d["stats"]))
+    results["corpus"] = _timed("corpus", lambda: split.run(spark, settings.get("split", {}), d["docs"], out_train,
                                                            out_validation, str(Path(stats) / "corpus.json")))
     return summary("corpus", results)
 

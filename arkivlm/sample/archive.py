@@ -451,10 +451,37 @@ class ArchiveWriter:
             gzip.compress(("\n".join(lines) + "\n").encode("utf-8"), mtime=0))
 
 
+def plant_task_items(writer: ArchiveWriter, tasks_dir: Path) -> None:
+    """Books that hold items of the bundled tasks (arkivlm.sample.tasks), for decontamination to find:
+    verbatim, in other case and punctuation, and embedded in a paragraph of a long book; and a book
+    that shares only short phrases with them (it must be kept). Its own random stream, so the rest
+    of the archive is the same with or without them."""
+    rng = random.Random(writer.seed + 41)
+    cloze = [json.loads(x) for x in (tasks_dir / "sv_cloze.jsonl").read_text(encoding="utf-8").splitlines()]
+    pairs = [json.loads(x) for x in (tasks_dir / "sv_word_order.jsonl").read_text(encoding="utf-8").splitlines()]
+
+    def body(extra: list[str] | None = None, embed: str | None = None) -> str:
+        bag = T.TemplateBag(rng, T.NEWS_TEMPLATES)
+        paras = [T.news_paragraph(rng, rng.randint(4, 6), bag) for _ in range(6)]
+        if embed:
+            sentences = paras[3].split(". ")
+            paras[3] = ". ".join(sentences[:2] + [embed.rstrip(".")] + sentences[2:])
+        return "\n\n".join(paras[:3] + (extra or []) + paras[3:]) + "\n"
+
+    whole = [f"{c['context']} {c['choices'][c['answer']]}" for c in cloze[:3]]
+    recased = [p["good"].lower().replace(",", "").rstrip(".") + "!" for p in pairs[:3]]
+    phrases = [" ".join(c["context"].split()[:4]) for c in cloze[3:9]]  # four words: common, not the item
+    for name, text in (("verbatim", body([" ".join(whole)])), ("case_punctuation", body([" ".join(recased)])),
+                       ("embedded", body(embed=pairs[3]["good"])),
+                       ("near_miss", body([f"{p.capitalize()} och sedan inget mer om saken." for p in phrases]))):
+        writer.file(f"bocker/uppgift_{name}.txt", f"task_{name}").write_text(text, encoding="utf-8")
+
+
 def generate(root: str | Path, seed: int = 20261126, scale: float = 1.0, journal_digital: dict | None = None,
-             generated: bool = True) -> Path:
+             generated: bool = True, plant_tasks: str | Path | None = None) -> Path:
     """The generated archive; with `journal_digital` ({years, collections}), also a slice of the real
-    newsreel material under `journal_digital/` (arkivlm.sample.journal_digital)."""
+    newsreel material under `journal_digital/` (arkivlm.sample.journal_digital); with `plant_tasks`
+    (a folder of the bundled tasks), books holding task items (`plant_task_items`)."""
     root = Path(root)
     if root.exists():
         shutil.rmtree(root)
@@ -465,6 +492,8 @@ def generate(root: str | Path, seed: int = 20261126, scale: float = 1.0, journal
 
         writer.manifest["journal_digital"] = copy_slice(root / "journal_digital", journal_digital.get("years"),
                                                         journal_digital.get("collections"))
+    if plant_tasks:
+        plant_task_items(writer, Path(plant_tasks))
     if generated:
         writer.write()
     else:
