@@ -197,7 +197,8 @@ def write_variant(df, n_partitions: int, tokenizer_file: str, family: str, out_d
 
 # --- building the variants --------------------------------------------------------------------------
 
-def build(spark, settings: dict, config: dict, results: str, tokenizer_file: str, heldout_dir: str, out_root: str) -> dict:
+def build(spark, settings: dict, config: dict, results: str, tokenizer_file: str, heldout_dir: str, out_root: str,
+          task_texts: str | None = None) -> dict:
     """Every variant of `settings["variants"]` under `out_root/<variant>/` from the stage outputs of
     the run under `results`; writes and returns {heldout: {docs, tokens, excluded_ids}, variants:
     {variant: {docs, tokens, shards, copies_of_heldout, docs_not_in_full}}}."""
@@ -226,9 +227,15 @@ def build(spark, settings: dict, config: dict, results: str, tokenizer_file: str
     corpus_keyed = None
 
     def decontaminated(df):
-        """`df` without held-out documents, their cluster members and copies of them; and the rows
-        before the copy check (persisted: both the check and the output read them)."""
-        df = df.select(*VARIANT_COLUMNS).join(excluded, "id", "left_anti").persist(StorageLevel.MEMORY_AND_DISK_DESER)
+        """`df` without held-out documents, their cluster members and copies of them, and with the
+        downstream tasks' text kept out as the decontaminate stage keeps it out (a variant readmits
+        documents that stage never saw); and the rows before the copy check (persisted: both the
+        check and the output read them)."""
+        from arkivlm import decontaminate
+
+        df = df.select(*VARIANT_COLUMNS).join(excluded, "id", "left_anti")
+        df = decontaminate.kept(spark, df, config.get("decontamination", {}), task_texts) \
+            .select(*VARIANT_COLUMNS).persist(StorageLevel.MEMORY_AND_DISK_DESER)
         unvetted = df.join(vetted, "id", "left_anti")
         copies = copy_pairs(keyed(unvetted, dedup_s), heldout_keyed, dedup_s).select(F.col("a").alias("id")).distinct()
         return df.join(copies, "id", "left_anti"), df
@@ -308,7 +315,9 @@ def summarize(variants_json: str, eval_dir: str, out_json: str, packed_dir: str 
             data_of[d.name] = {"docs": train["docs"], "tokens": train["tokens"], "docs_not_in_full": 0, "copies_of_heldout": 0}
     variants = {}
     for name, data in data_of.items():
-        runs = {int(p.stem.split("_")[1]): json.loads(p.read_text()) for p in sorted((Path(eval_dir) / name).glob("seed_*.json"))}
+        runs = {int(p.stem.split("_")[1]): json.loads(p.read_text()) for p in sorted((Path(eval_dir) / name).glob("seed_*.json"))
+                if p.name.count(".") == 1}
+        task_runs = [json.loads(p.read_text()) for p in sorted((Path(eval_dir) / name).glob("seed_*.tasks.json"))]
         ms = list(runs.values())
         slices = lambda kind: {k: _scores([m[kind][k] for m in ms if k in m.get(kind, {})])
                                for k in sorted({k for m in ms for k in m.get(kind, {})})}
@@ -316,12 +325,43 @@ def summarize(variants_json: str, eval_dir: str, out_json: str, packed_dir: str 
                           "copies_of_heldout_removed": data["copies_of_heldout"],
                           "tokens_seen": ms[0]["tokens_seen"], "steps": ms[0]["steps"], **_scores(ms),
                           "per_modality": slices("per_modality"), "per_decade": slices("per_decade"),
+                          "tasks": task_means(task_runs),
                           "seeds": {seed: {"tokens_seen": m["tokens_seen"], **_scores([m])} for seed, m in sorted(runs.items())}}
     summary = {"heldout": {"docs": built["heldout"]["docs"], "tokens": built["heldout"]["tokens"],
                            "excluded_from_training": built["heldout"]["excluded_ids"]},
                "variants": variants, "seed_spread": seed_spread(variants), "findings": findings(variants)}
     write_json(summary, out_json)
     return summary
+
+
+def task_means(runs: list[dict]) -> dict:
+    """Each task's metrics averaged over seeds (`eval_dir/<variant>/seed_<seed>.tasks.json`); `stderr`:
+    the first metric's standard error, averaged; `seeds`: how many runs it averages."""
+    out = {}
+    for task in sorted({t for r in runs for t in r}):
+        rs = [r[task] for r in runs if task in r]
+        metrics = [k for k in rs[0] if f"{k}_stderr" in rs[0]]
+        entry = {m: round(sum(r[m] for r in rs) / len(rs), 6) for m in metrics}
+        errs = [r["stderr"] for r in rs if r.get("stderr") is not None]
+        entry.update(n=rs[0]["n"], stderr=round(sum(errs) / len(errs), 6) if errs else None, seeds=len(rs),
+                     metric=metrics[0] if metrics else None, chance=rs[0].get("chance"))
+        out[task] = entry
+    return out
+
+
+def task_verdicts(v: dict, full: dict) -> str:
+    """The variant's first metric on each task against the full corpus's, within two standard errors or not."""
+    parts = []
+    for task, t in v.get("tasks", {}).items():
+        f, metric = full.get("tasks", {}).get(task), t.get("metric")
+        if not f or metric is None or metric not in f:
+            continue
+        diff = t[metric] - f[metric]
+        noise = 2 * math.sqrt((t.get("stderr") or 0) ** 2 + (f.get("stderr") or 0) ** 2)
+        judged = ("within two standard errors" if abs(diff) <= noise else
+                  "better than the full pipeline" if diff > 0 else "worse than the full pipeline")
+        parts.append(f"{task} {metric} {t[metric]:.3f} vs {f[metric]:.3f} ({diff:+.3f}, {judged})")
+    return ("; tasks: " + ", ".join(parts)) if parts else ""
 
 
 def seed_spread(variants: dict) -> float | None:
@@ -350,7 +390,7 @@ def findings(variants: dict) -> list[str]:
                        if noise is not None and abs(change) <= noise else
                        f"{better} the corpus as it is" + ("" if noise is not None else " (one seed: a few percent may be noise)"))
             out.append(f"Under mixture {name[len(MIXTURE_PREFIX):]} ({name}): held-out perplexity {v['heldout_perplexity']:.2f} "
-                       f"vs {full:.2f} ({change:+.1%}); {verdict}.")
+                       f"vs {full:.2f} ({change:+.1%}); {verdict}{task_verdicts(v, variants['full'])}.")
             continue
         if noise is not None and abs(change) <= noise:
             verdict = f"within the spread between seeds ({noise:.1%}): no measurable effect at this size"
@@ -359,7 +399,7 @@ def findings(variants: dict) -> list[str]:
         else:
             verdict = "the model is better without it" + ("" if noise is not None else " (one seed: a few percent may be noise)")
         out.append(f"Without {what} ({name}): held-out perplexity {v['heldout_perplexity']:.2f} vs {full:.2f} "
-                   f"({change:+.1%}); {verdict}.")
+                   f"({change:+.1%}); {verdict}{task_verdicts(v, variants['full'])}.")
     return out
 
 
@@ -367,6 +407,7 @@ def markdown_section(summary: dict) -> str:
     variants = summary["variants"]
     seeds = sorted({int(s) for v in variants.values() for s in v["seeds"]})
     modalities = sorted({m for v in variants.values() for m in v["per_modality"]})
+    tasks = sorted({t for v in variants.values() for t in v.get("tasks", {})})
     lines = ["## Ablation: the same model on each variant of the corpus", "",
              f"Held-out set: the validation split, {summary['heldout']['docs']} documents, {summary['heldout']['tokens']:,} tokens; "
              f"it, the members of its duplicate clusters and copies of it ({summary['heldout']['excluded_from_training']} ids "
@@ -374,10 +415,13 @@ def markdown_section(summary: dict) -> str:
              f"on the same number of tokens with the same tokenizer and seeds ({', '.join(map(str, seeds))}; perplexity from the "
              "mean held-out loss over seeds).",
              "", "| variant | train docs | of them not in full | train tokens | tokens seen | held-out perplexity | "
-             + " | ".join(f"{m} perplexity" for m in modalities) + " |",
-             "|---|---|---|---|---|---|" + "---|" * len(modalities)]
+             + " | ".join([f"{m} perplexity" for m in modalities] + [f"{t} (± stderr)" for t in tasks]) + " |",
+             "|---|---|---|---|---|---|" + "---|" * (len(modalities) + len(tasks))]
     for name, v in variants.items():
-        per = " | ".join(f"{v['per_modality'][m]['heldout_perplexity']:.2f}" if m in v["per_modality"] else "-" for m in modalities)
+        scores = [v.get("tasks", {}).get(t) for t in tasks]
+        per = " | ".join([f"{v['per_modality'][m]['heldout_perplexity']:.2f}" if m in v["per_modality"] else "-" for m in modalities]
+                         + [f"{sc[sc['metric']]:.3f} ± {sc['stderr'] or 0:.3f}" if sc and sc.get("metric") else "-"
+                            for sc in scores])
         lines.append(f"| {name} | {v['train_docs']} | {v.get('docs_not_in_full', '-')} | {v['train_tokens']:,} | {v['tokens_seen']:,} | "
                      f"{v['heldout_perplexity']:.2f} | {per} |")
     lines += [""] + [f"- {f}" for f in summary.get("findings", [])] + [""]
@@ -388,7 +432,8 @@ def table_rows(summary: dict) -> list[dict]:
     rows = []
     for name, v in summary["variants"].items():
         rows.append({"variant": name, "slice": "all", "train_docs": v["train_docs"], "train_tokens": v["train_tokens"],
-                     "tokens_seen": v["tokens_seen"], "heldout_loss": v["heldout_loss"], "heldout_perplexity": v["heldout_perplexity"]})
+                     "tokens_seen": v["tokens_seen"], "heldout_loss": v["heldout_loss"], "heldout_perplexity": v["heldout_perplexity"],
+                     **{f"{t}_{sc['metric']}": sc[sc["metric"]] for t, sc in v.get("tasks", {}).items() if sc.get("metric")}})
         for kind in ("per_modality", "per_decade"):
             for key, sc in v[kind].items():
                 rows.append({"variant": name, "slice": key, "train_docs": v["train_docs"], "train_tokens": v["train_tokens"],

@@ -163,7 +163,7 @@ def cmd_ablation_data(args):
     from arkivlm import ablation
 
     return ablation.build(_spark(args, "ablation"), args.settings, args.config, args.results, args.tokenizer,
-                          args.heldout, args.out)
+                          args.heldout, args.out, task_texts=args.task_texts)
 
 
 def cmd_ablation_report(args):
@@ -181,8 +181,8 @@ def cmd_figures(args):
 
 FIGURES = {**{n: ".png" for n in ("flow_by_stage", "flow_by_source", "document_lengths", "langid_scores", "dedup_clusters",
                                    "ocr_confidence", "decades", "fertility", "training_loss", "learning_rate", "throughput", "mixture",
-                                   "perplexity", "perplexity_by_decade")},
-           **{n: ".csv" for n in ("stage_stats", "drop_reasons", "pii", "rights", "lines_removed")},
+                                   "perplexity", "perplexity_by_decade", "task_scores")},
+           **{n: ".csv" for n in ("stage_stats", "drop_reasons", "pii", "rights", "lines_removed", "task_table")},
            "audit": ".html"}
 
 
@@ -268,10 +268,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_figures)
     s = sub.add_parser("ablation-data", help="the ablation's variants of the corpus, as token shards")
     s.add_argument("--settings", type=_json, default={}, help="the `ablation` section")
-    s.add_argument("--config", type=_json, required=True, help="the stages' sections: clean, lines, langid, quality, pii, dedup, release")
+    s.add_argument("--config", type=_json, required=True, help="the stages' sections: clean, lines, langid, quality, pii, dedup, decontamination, release")
     s.add_argument("--spark", type=_json, default={})
     for path in ("results", "tokenizer", "heldout", "out"):
         s.add_argument(f"--{path}", required=True)
+    s.add_argument("--task-texts", default=None, help="the tasks' texts: every variant is decontaminated against them")
     s.set_defaults(func=cmd_ablation_data)
     s = sub.add_parser("ablation-report", help="summary.json, table, chart and data card of an ablation")
     s.add_argument("--config", type=_json, required=True)

@@ -80,7 +80,7 @@ def markdown(config: dict, stats: dict, tokens: dict, ablation: str | None = Non
             lines.append(f"| {src['name']} | {ps.get('packages', '-')} | {ps['files_in']} | {ps['docs']} | {kinds} |")
     lines += ["", f"Released rights: {', '.join(config['release']['allow_rights'])}. Documents of other sources never "
               "reach the corpus.", "", "## From archive to corpus", "", "| stage | in | out | dropped |", "|---|---|---|---|"]
-    for stage in ("ingest", "clean", "lines", "langid", "quality", "pii", "dedup", "corpus"):
+    for stage in ("ingest", "clean", "lines", "langid", "quality", "pii", "dedup", "decontaminate", "corpus"):
         st = stats.get(stage)
         if st:
             dropped = ", ".join(f"{r}: {n}" for r, n in st["dropped"].items()) or "-"
@@ -97,6 +97,7 @@ def markdown(config: dict, stats: dict, tokens: dict, ablation: str | None = Non
         if blocks:
             lines += ["", f"Text blocks of OCR pages removed whole as another language (their lines are counted above as "
                       f"`not_swedish:<lang>`): {blocks}."]
+    lines += decontamination_section(stats.get("decontaminate", {}))
     read = stats.get("ingest", {}).get("per_decade", {})
     kept = stats.get("corpus", {}).get("per_decade", {})
     if read:
@@ -128,6 +129,21 @@ def markdown(config: dict, stats: dict, tokens: dict, ablation: str | None = Non
         lines += ["", ablation]
     lines += ["", "## Known limitations", ""] + [f"- {l}" for l in LIMITATIONS] + [""]
     return "\n".join(lines)
+
+
+def decontamination_section(st: dict) -> list[str]:
+    """Per task: its items, those too short to match, and the documents that overlapped it."""
+    if not st.get("tasks"):
+        return []
+    s = st.get("settings", {})
+    out = ["", f"Decontamination against the downstream tasks ({s.get('ngram')}-word n-grams, shorter items whole, "
+           f"texts under {s.get('min_words')} words not matched; action: {s.get('action')}):", "",
+           "| task | texts (choices of items) | too short | documents overlapping |", "|---|---|---|---|"]
+    for task, t in sorted(st["tasks"].items()):
+        out.append(f"| {task} | {t['texts']} | {t['texts_too_short']} | {t['docs']} |")
+    if st.get("docs_cut"):
+        out += ["", f"Spans cut out of {st['docs_cut']} documents: {st.get('chars_removed', 0):,} characters."]
+    return out
 
 
 def to_html(md: str) -> str:

@@ -68,7 +68,7 @@ def ngram_hashes(word_hashes: np.ndarray, n: int) -> np.ndarray:
 
 
 def task_ngrams(task_texts: dict[str, list[str]], ngram: int, min_words: int) -> tuple[dict, dict, list[int]]:
-    """{task: sorted unique n-gram hashes}, per-task counts (items, n-grams, items too short) and the
+    """{task: sorted unique n-gram hashes}, per-task counts (texts: every choice of every item; n-grams; texts too short) and the
     n-gram lengths in use (`ngram`, and the lengths of shorter items)."""
     hasher, hashes, counts, lengths = WordHashes(), {}, {}, set()
     for task, texts in sorted(task_texts.items()):
@@ -81,7 +81,7 @@ def task_ngrams(task_texts: dict[str, list[str]], ngram: int, min_words: int) ->
             lengths.add(min(ngram, len(ws)))
             parts.append(ngram_hashes(hasher(ws), min(ngram, len(ws))))
         hashes[task] = np.unique(np.concatenate(parts)) if parts else np.empty(0, np.uint64)
-        counts[task] = {"items": len(texts), "items_too_short": short, "ngrams": int(len(hashes[task]))}
+        counts[task] = {"texts": len(texts), "texts_too_short": short, "ngrams": int(len(hashes[task]))}
     return hashes, counts, sorted(lengths)
 
 
@@ -174,26 +174,22 @@ def cut_partition(batches, action: str):
                                                             _chars_removed=removed)
 
 
-def run(spark, settings: dict, task_texts_path: str | None, in_docs: str, out_docs: str, out_dropped: str,
-        out_stats: str) -> dict:
-    """The stage. Without tasks the documents pass unchanged (the table is still written, so the
-    split always reads this stage's output)."""
+def transform(spark, docs, settings: dict, task_texts_path: str | None):
+    """`docs` with a `drop_reason` (and, for remove_spans, the spans cut out; `_chars_removed`),
+    lazily; and the per-task counts, whose `docs` are filled in when `count_tasks` is called."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import LongType, StringType, StructField, StructType
 
-    from arkivlm.tables import finish_stage, with_int_columns
+    from arkivlm.tables import with_int_columns
 
     s = settings_with_defaults(settings)
     if s["action"] not in ("drop", "remove_spans"):
         raise ValueError(f"decontamination.action: {s['action']!r} is not drop or remove_spans")
-    ngram, min_words = int(s["ngram"]), int(s["min_words"])
-    hashes, per_task, lengths = task_ngrams(read_task_texts(task_texts_path), ngram, min_words)
-    docs = spark.read.parquet(in_docs)
-    docs_in = docs.count()
-    hit_schema = StructType([StructField("id", StringType()), StructField("hash", LongType()),
-                             StructField("start", LongType()), StructField("end", LongType())])
+    hashes, per_task, lengths = task_ngrams(read_task_texts(task_texts_path), int(s["ngram"]), int(s["min_words"]))
     probe = np.unique(np.concatenate(list(hashes.values()))) if hashes else np.empty(0, np.uint64)
     if len(probe):
+        hit_schema = StructType([StructField("id", StringType()), StructField("hash", LongType()),
+                                 StructField("start", LongType()), StructField("end", LongType())])
         broadcast = spark.sparkContext.broadcast(probe)
         hits = docs.select("id", "text").mapInPandas(lambda it: hits_partition(it, broadcast.value, lengths), hit_schema)
         task_table = spark.createDataFrame(
@@ -203,19 +199,44 @@ def run(spark, settings: dict, task_texts_path: str | None, in_docs: str, out_do
                                F.array_sort(F.collect_set(F.struct("start", "end"))).alias("_spans"))
     else:
         matches = spark.createDataFrame([], "id string, _tasks array<string>, _spans array<struct<start:long,end:long>>")
-    joined = docs.join(matches, "id", "left")
     schema = StructType(docs.schema.fields + [StructField("drop_reason", StringType()),
                                               StructField("drop_detail", StringType()),
                                               StructField("_chars_removed", LongType())])
-    result = joined.mapInPandas(lambda it: (with_int_columns(p) for p in cut_partition(it, s["action"])), schema)
-    # per task: documents overlapping it (a document can overlap several tasks)
-    if len(probe):
-        for row in matches.select(F.explode("_tasks").alias("task")).groupBy("task").count().collect():
-            per_task[row["task"]]["docs"] = int(row["count"])
-    for counts in per_task.values():
-        counts.setdefault("docs", 0)
-    extra = {"settings": {k: s[k] for k in ("ngram", "min_words", "action")},
-             "tasks": dict(sorted(per_task.items()))}
+    result = docs.join(matches, "id", "left").mapInPandas(
+        lambda it: (with_int_columns(p) for p in cut_partition(it, s["action"])), schema)
+
+    def count_tasks() -> dict:
+        """Per task: documents overlapping it (a document can overlap several tasks)."""
+        if len(probe):
+            for row in matches.select(F.explode("_tasks").alias("task")).groupBy("task").count().collect():
+                per_task[row["task"]]["docs"] = int(row["count"])
+        for counts in per_task.values():
+            counts.setdefault("docs", 0)
+        return dict(sorted(per_task.items()))
+
+    return result, count_tasks, s
+
+
+def kept(spark, docs, settings: dict, task_texts_path: str | None):
+    """`docs` as the stage would leave them (the ablation's variants of the corpus)."""
+    from pyspark.sql import functions as F
+
+    result, _count, _s = transform(spark, docs, settings, task_texts_path)
+    return result.where(F.col("drop_reason").isNull()).drop("drop_reason", "drop_detail", "_chars_removed")
+
+
+def run(spark, settings: dict, task_texts_path: str | None, in_docs: str, out_docs: str, out_dropped: str,
+        out_stats: str) -> dict:
+    """The stage. Without tasks the documents pass unchanged (the table is still written, so the
+    split always reads this stage's output)."""
+    from pyspark.sql import functions as F
+
+    from arkivlm.tables import finish_stage
+
+    docs = spark.read.parquet(in_docs)
+    docs_in = docs.count()
+    result, count_tasks, s = transform(spark, docs, settings, task_texts_path)
+    extra = {"settings": {k: s[k] for k in ("ngram", "min_words", "action")}, "tasks": count_tasks()}
     return finish_stage(result, stage="decontaminate", docs_in=docs_in, out_docs=out_docs, out_dropped=out_dropped,
                         out_stats=out_stats, extra_stats=extra, drop_columns=("_chars_removed",),
                         sums={"chars_removed": F.col("_chars_removed"),

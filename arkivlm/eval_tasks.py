@@ -26,37 +26,80 @@ def go_offline() -> None:
     os.environ.update(OFFLINE_ENV)
 
 
-def _task_name(path: Path) -> str:
+def _task_config(path: Path) -> dict:
     import yaml
 
-    class Loader(yaml.SafeLoader):  # lm-eval's `!function` tags name code; only `task:` is read here
+    class Loader(yaml.SafeLoader):  # lm-eval's `!function` tags name code; only plain keys are read here
         pass
 
     Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
-    config = yaml.load(path.read_text(encoding="utf-8"), Loader=Loader) or {}
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=Loader) or {}
+
+
+def _task_name(path: Path) -> str:
+    config = _task_config(path)
     if "task" not in config:
         raise ValueError(f"evaluate.tasks: {path} has no `task:` name")
     return str(config["task"])
 
 
-def load_tasks(paths: list[str]) -> dict:
-    """{name: lm-eval Task} of the task YAML files `paths`; each file's relative data files are
-    read from its own folder."""
+def data_files(path: str) -> list[str]:
+    """The local data files a task YAML names (`dataset_kwargs.data_files`), as paths."""
+    files = (_task_config(Path(path)).get("dataset_kwargs") or {}).get("data_files") or []
+    values = files.values() if isinstance(files, dict) else [files]
+    flat = [f for v in values for f in ([v] if isinstance(v, str) else v)]
+    return [str(Path(path).parent / f) if not Path(f).is_absolute() else f for f in flat]
+
+
+def config_tasks(cfg: dict) -> tuple[list[str], list[str]]:
+    """`evaluate.tasks` and `decontamination.tasks` (null: the former) of a validated config, each file
+    checked; fails naming the key."""
+    evaluate = list(cfg.get("evaluate", {}).get("tasks") or [])
+    decon = cfg.get("decontamination", {}).get("tasks")
+    decon = evaluate if decon is None else list(decon)
+    for key, paths in (("evaluate.tasks", evaluate), ("decontamination.tasks", decon)):
+        for i, p in enumerate(paths):
+            where = f"config key {key}[{i}]"
+            if not Path(p).is_file():
+                raise ValueError(f"{where}: no task file {p!r} (paths start at the working directory)")
+            config = _task_config(Path(p))
+            if "task" not in config:
+                raise ValueError(f"{where}: {p} is not an lm-eval task (no `task:` name)")
+            if config.get("dataset_path") not in ("json", "parquet", "csv", "arrow"):
+                raise ValueError(f"{where}: {p} reads dataset_path {config.get('dataset_path')!r}; on compute nodes "
+                                 "without internet only local files work (dataset_path: json or parquet with data_files)")
+            for f in data_files(p):
+                if not Path(f).is_file():
+                    raise ValueError(f"{where}: {p} names data file {f}, which does not exist")
+    n, m = (cfg.get("decontamination", {}).get(k) for k in ("ngram", "min_words"))
+    if n is not None and m is not None and m > n:
+        raise ValueError(f"config key decontamination.min_words: {m} is above decontamination.ngram ({n})")
+    return evaluate, decon
+
+
+def task_manager(paths: list[str]):
+    """lm-eval's TaskManager over the folders of `paths` only (its built-in tasks are not indexed)."""
     go_offline()
     import logging
 
     from lm_eval.tasks import TaskManager
 
     logging.getLogger("lm_eval").setLevel(logging.WARNING)
+    folders = sorted({str(Path(p).resolve().parent) for p in paths})
+    return TaskManager(include_path=folders, include_defaults=False)
+
+
+def load_tasks(paths: list[str], manager=None) -> dict:
+    """{name: lm-eval Task} of the task YAML files `paths`; each file's relative data files are
+    read from its own folder."""
+    manager = manager or task_manager(paths)
     tasks = {}
     for p in paths:
         path = Path(p).resolve()
         if not path.is_file():
             raise FileNotFoundError(f"evaluate.tasks: no task file {p}")
-        name = _task_name(path)
-        manager = TaskManager(include_path=str(path.parent), include_defaults=False)
         with contextlib.chdir(path.parent):
-            tasks.update(manager.load([name])["tasks"])
+            tasks.update(manager.load([_task_name(path)])["tasks"])
     return dict(sorted(tasks.items()))
 
 
@@ -225,7 +268,8 @@ def task_scores(results: dict, tasks: dict) -> dict:
 def evaluate_tasks(model, tokenizer, family: str, paths: list[str], batch_size: int = 32, dtype=None,
                    limit: int | None = None) -> dict:
     """Scores of `model` (loaded, on its device) on the tasks in `paths`."""
-    tasks = load_tasks(paths)
+    manager = task_manager(paths)
+    tasks = load_tasks(paths, manager)
     if not tasks:
         return {}
     from lm_eval import simple_evaluate
@@ -237,7 +281,7 @@ def evaluate_tasks(model, tokenizer, family: str, paths: list[str], batch_size: 
                   max_length=int(getattr(model.config, "max_position_embeddings", 2048)))
     else:
         lm = pseudo_log_likelihood_lm(model, tokenizer, batch_size=batch_size * 4, dtype=dtype)
-    results = simple_evaluate(model=lm, tasks=list(tasks.values()), log_samples=False, limit=limit,
+    results = simple_evaluate(model=lm, tasks=list(tasks.values()), task_manager=manager, log_samples=False, limit=limit,
                               bootstrap_iters=1000, random_seed=0, numpy_random_seed=1234, torch_random_seed=1234)
     return task_scores(results, tasks)
 

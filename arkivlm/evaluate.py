@@ -44,8 +44,14 @@ def evaluate_blocks(model, dataset, batch_size: int = 32) -> dict:
     return out
 
 
-def run(model_dir: str, packed_dir: str, out_json: str, validation_dir: str | None = None) -> dict:
-    """Evaluates on `validation_dir` (default: `packed_dir`/validation)."""
+def run(model_dir: str, packed_dir: str, out_json: str, validation_dir: str | None = None, tasks: list[str] | None = None,
+        tasks_out: str | None = None, settings: dict | None = None) -> dict:
+    """Evaluates on `validation_dir` (default: `packed_dir`/validation); then on the downstream
+    `tasks` (lm-eval YAML files, arkivlm.eval_tasks), written to `tasks_out` (default: tasks.json
+    beside `out_json`; `{}` without tasks). Offline throughout: the HF libraries are told so first."""
+    from arkivlm.eval_tasks import go_offline
+
+    go_offline()
     import numpy as np
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
@@ -107,4 +113,15 @@ def run(model_dir: str, packed_dir: str, out_json: str, validation_dir: str | No
         metrics["samples"] = samples
     Path(out_json).parent.mkdir(parents=True, exist_ok=True)
     Path(out_json).write_text(json.dumps(metrics, indent=1, ensure_ascii=False))
+    scores = {}
+    if tasks:
+        from arkivlm.eval_tasks import evaluate_tasks
+
+        dtype = torch.bfloat16 if device == "cuda" else None
+        scores = evaluate_tasks(model.to(dtype) if dtype else model, AutoTokenizer.from_pretrained(str(hf)), family, tasks,
+                                batch_size=int((settings or {}).get("batch_size", 32)), dtype=dtype)
+    from arkivlm.io import write_json
+
+    write_json(scores, tasks_out or Path(out_json).with_name("tasks.json"))
+    metrics["tasks"] = scores
     return metrics

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-STAGES = ["ingest", "clean", "lines", "langid", "quality", "pii", "dedup", "corpus"]
-DROP_STAGES = ["clean", "lines", "langid", "quality", "pii", "dedup"]
+STAGES = ["ingest", "clean", "lines", "langid", "quality", "pii", "dedup", "decontaminate", "corpus"]
+DROP_STAGES = ["clean", "lines", "langid", "quality", "pii", "dedup", "decontaminate"]
 
 
 def _plt():
@@ -324,6 +324,45 @@ class Report:
         ax.legend()
         _save(fig, out)
 
+    def task_scores(self) -> list[dict]:
+        """One row per model, task and metric of eval/<model>/tasks.json."""
+        rows = []
+        for model in self.models:
+            path = self.r / "eval" / model / "tasks.json"
+            for task, m in sorted((json.loads(path.read_text()) if path.exists() else {}).items()):
+                for metric in [k for k in m if f"{k}_stderr" in m]:
+                    rows.append({"model": model, "task": task, "metric": metric, "value": m[metric],
+                                 "stderr": m[f"{metric}_stderr"], "n": m["n"], "chance": m.get("chance")})
+        return rows
+
+    def tasks(self, out_png: str, out_csv: str) -> None:
+        """The task table, and a figure of each model's first metric per task (stderr bars, chance dashed)."""
+        rows = self.task_scores()
+        table = pd.DataFrame(rows, columns=["model", "task", "metric", "value", "stderr", "n", "chance"])
+        table.to_csv(out_csv, index=False)
+        first = table.groupby(["model", "task"], sort=False).head(1)
+        tasks = sorted(first["task"].unique())
+        plt = _plt()
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        width = 0.8 / max(1, len(self.models))
+        for i, model in enumerate(self.models):
+            m = first[first["model"] == model].set_index("task").reindex(tasks)
+            ax.bar(np.arange(len(tasks)) + i * width, m["value"].fillna(0), width, yerr=m["stderr"].fillna(0),
+                   capsize=3, label=model)
+        for j, task in enumerate(tasks):
+            chance = first[first["task"] == task]["chance"].dropna()
+            if len(chance):
+                ax.hlines(chance.iloc[0], j - width / 2, j + width * (len(self.models) - 0.5), colors="grey",
+                          linestyles="dashed", label="chance" if j == 0 else None)
+        ax.set_xticks(np.arange(len(tasks)) + width * (len(self.models) - 1) / 2,
+                      [f"{t} ({first[first['task'] == t]['metric'].iloc[0]})" for t in tasks])
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("score")
+        ax.set_title("Downstream tasks (evaluate.tasks)" if tasks else "Downstream tasks: none configured (evaluate.tasks)")
+        if tasks:
+            ax.legend()
+        _save(fig, out_png)
+
     # --- Tables ----------------------------------------------------------------------------------
     def tables(self, out_stages: str, out_reasons: str, out_pii: str, out_rights: str, config: dict) -> None:
         rows = [{"stage": s, "docs_in": self.stats[s]["docs_in"], "docs_out": self.stats[s]["docs_out"],
@@ -363,6 +402,7 @@ def run(config: dict, results: str, out: dict) -> None:
     rep.mixture(out["mixture"])
     rep.perplexity(out["perplexity"])
     rep.perplexity_by_decade(out["perplexity_by_decade"])
+    rep.tasks(out["task_scores"], out["task_table"])
     rep.decades(out["decades"])
     rep.lines_table(out["lines_removed"])
     rep.audit(out["audit"])

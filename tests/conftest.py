@@ -47,11 +47,19 @@ def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 
     return proc
 
 
+def with_repo_tasks(cfg: dict) -> dict:
+    """config.yaml's task paths (relative to the repository) made absolute, for a run elsewhere."""
+    cfg["evaluate"]["tasks"] = [str(REPO / p) for p in cfg["evaluate"]["tasks"]]
+    if cfg.get("sample_archive", {}).get("plant_tasks"):
+        cfg["sample_archive"]["plant_tasks"] = str(REPO / cfg["sample_archive"]["plant_tasks"])
+    return cfg
+
+
 def sample_config(archive: Path, results: Path, **overrides) -> dict:
     """config.yaml's sources, pointed at `archive`."""
     import yaml
 
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg = with_repo_tasks(yaml.safe_load((REPO / "config.yaml").read_text()))
     cfg.pop("sample_archive")
     cfg["results"] = str(results)
     for src in cfg["sources"]:
@@ -74,7 +82,9 @@ def e2e_config() -> dict:
     import yaml
 
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
-    cfg["sample_archive"] = {"path": "archive/sample", "seed": 5, "scale": 0.25, "journal_digital": {"years": [1915]}}
+    cfg["sample_archive"] = {"path": "archive/sample", "seed": 5, "scale": 0.25, "journal_digital": {"years": [1915]},
+                             "plant_tasks": "tasks/sv"}
+    with_repo_tasks(cfg)
     cfg["spark"] = {"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "2g"}
     cfg["train"] = TINY_TRAIN
     cfg["split"] = {"validation_fraction": 0.15}

@@ -79,7 +79,7 @@ def test_copies_in_any_case_punctuation_or_context_are_dropped_and_shared_phrase
     assert set(dropped["stage"]) == {"decontaminate"}
     assert stats["dropped"] == {"contains:sv_cloze": 2, "contains:sv_word_order": 2}
     assert stats["tasks"]["sv_word_order"]["docs"] == 3 and stats["tasks"]["sv_cloze"]["docs"] == 2
-    assert stats["tasks"]["sv_cloze"]["items"] == 4 * len(cloze)
+    assert stats["tasks"]["sv_cloze"]["texts"] == 4 * len(cloze)
     assert kept.loc["doc-near_miss", "text"] == documents(pairs, cloze)["near_miss"]
 
 
@@ -101,7 +101,7 @@ def test_short_items_match_whole_and_items_under_min_words_are_counted_not_match
              "four": FILLER + "För kort mening här.", "other": FILLER}
     stats, kept, dropped = run_stage(spark, tmp_path, texts, task_texts)
     assert list(dropped.index) == ["doc-nine"]
-    assert stats["tasks"]["short"] == {"items": 2, "items_too_short": 1, "ngrams": 1, "docs": 1}
+    assert stats["tasks"]["short"] == {"texts": 2, "texts_too_short": 1, "ngrams": 1, "docs": 1}
 
 
 def test_without_tasks_every_document_passes_unchanged(spark, tmp_path):

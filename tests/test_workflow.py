@@ -41,17 +41,34 @@ def test_lint_is_clean():
 
 REPORT_FIGURES = ["flow_by_stage", "flow_by_source", "document_lengths", "langid_scores", "dedup_clusters", "ocr_confidence",
                   "decades", "fertility", "training_loss", "learning_rate", "throughput", "mixture", "perplexity",
-                  "perplexity_by_decade"]
+                  "perplexity_by_decade", "task_scores"]
 
 
 @pytest.mark.slow
 def test_sample_workflow_end_to_end(full_run):
     work, path = full_run
     res = work / "results"
-    for stage in ("ingest", "clean", "lines", "langid", "quality", "pii", "dedup", "corpus"):
+    for stage in ("ingest", "clean", "lines", "langid", "quality", "pii", "dedup", "decontaminate", "corpus"):
         st = json.loads((res / "stats" / f"{stage}.json").read_text())
         assert st["docs_in"] == st["docs_out"] + sum(st["dropped"].values())
         assert "per_decade" in st
+    # decontamination: the books planted with task items are dropped, the one sharing short phrases kept
+    decon = json.loads((res / "stats" / "decontaminate.json").read_text())
+    assert decon["docs_in"] == json.loads((res / "stats" / "dedup.json").read_text())["docs_out"]
+    assert set(decon["tasks"]) == {"sv_word_order", "sv_cloze"} and decon["tasks"]["sv_cloze"]["texts"] == 800
+    contaminated = pd.read_parquet(res / "dropped" / "decontaminate")
+    planted = {p: contaminated[contaminated.path.str.endswith(f"uppgift_{p}.txt")] for p in
+               ("verbatim", "case_punctuation", "embedded", "near_miss")}
+    assert list(planted["verbatim"].reason) == ["contains:sv_cloze"]
+    assert list(planted["case_punctuation"].reason) == list(planted["embedded"].reason) == ["contains:sv_word_order"]
+    assert planted["near_miss"].empty and (contaminated.stage == "decontaminate").all()
+    assert decon["dropped"] == contaminated.reason.value_counts().to_dict()
+    for model in ("gpt_tiny", "bert_tiny"):
+        scores = json.loads((res / "eval" / model / "tasks.json").read_text())
+        assert set(scores) == {"sv_word_order", "sv_cloze"}, model
+        assert scores["sv_word_order"]["n"] == scores["sv_cloze"]["n"] == 200
+        assert 0 <= scores["sv_cloze"]["acc"] <= 1 and scores["sv_cloze"]["chance"] == 0.25
+        assert scores["sv_word_order"]["stderr"] > 0
     # the real newsreel slice: intertitles line by line, speech artefacts as lines, dated by path
     lines = json.loads((res / "stats" / "lines.json").read_text())
     inter = lines["per_source"]["journal_digital_intertitles"]
@@ -68,6 +85,8 @@ def test_sample_workflow_end_to_end(full_run):
     assert ingest_st["webbarkiv_warc"]["records_skipped"]["warc:request"] == ingest_st["webbarkiv_warc"]["docs"]
     assert ingest_st["brev_arkiv"]["docs"] > 0
     corpus = pd.concat([train, pd.read_parquet(res / "corpus" / "validation")])
+    assert corpus.path.str.endswith("uppgift_near_miss.txt").sum() == 1
+    assert not corpus.path.str.contains("uppgift_(verbatim|case_punctuation|embedded)", regex=True).any()
     web = corpus[corpus.source == "webbarkiv_warc"]
     assert len(web) and web.url.str.startswith("https://").all() and web.path.str.contains(".warc.gz@", regex=False).all()
     assert corpus[corpus.source != "webbarkiv_warc"].url.isna().all()
@@ -115,11 +134,15 @@ def test_ablation_keeps_heldout_out_of_every_variant_and_trains_equal_tokens(ful
     assert variants["no_dedup"]["train_docs"] >= variants["full"]["train_docs"]
     for v in variants.values():
         assert v["heldout_perplexity"] > 1 and set(v["per_modality"]) and v["seeds"]
+        assert set(v["tasks"]) == {"sv_word_order", "sv_cloze"} and v["tasks"]["sv_cloze"]["seeds"] == len(v["seeds"])
+    assert any("; tasks: sv_cloze acc" in f for f in summary["findings"])
     held = PackedSplit(res / "packed" / "causal" / "validation")
     assert summary["heldout"] == {"docs": held.index["docs"], "tokens": held.index["tokens"],
                                   "excluded_from_training": summary["heldout"]["excluded_from_training"]}
     # no held-out document, member of its duplicate cluster or token-identical copy in any variant
     heldout_ids = set(pd.read_parquet(res / "corpus" / "validation", columns=["id"]).id)
+    contaminated_ids = pd.read_parquet(res / "dropped" / "decontaminate", columns=["id"]).id
+    assert len(contaminated_ids) >= 3
     dropped = pd.read_parquet(res / "dropped" / "dedup", columns=["id", "duplicate_of"])
     excluded = heldout_ids | set(dropped[dropped.duplicate_of.isin(heldout_ids)].id)
     heldout_docs = {tuple(ids.tolist()) for _, ids in held.documents()}
@@ -128,6 +151,7 @@ def test_ablation_keeps_heldout_out_of_every_variant_and_trains_equal_tokens(ful
     for name in (v for v in variants if not v.startswith("mixture_")):  # a mixture variant reads the corpus's own split
         ids = set(pd.read_parquet(res / "ablation" / "data" / name / "docs", columns=["id"]).id)
         assert len(ids) == variants[name]["train_docs"] and not ids & excluded, name
+        assert not ids & set(contaminated_ids), name  # the task-contaminated books stay out of every variant
         docs = {tuple(x.tolist()) for _, x in PackedSplit(res / "ablation" / "data" / name / "train").documents()}
         assert len(docs) > 10 and not docs & heldout_docs, name
     card = (res / "ablation" / "data_card.md").read_text()
@@ -153,6 +177,7 @@ def test_report_in_headless_chromium(full_run):
     for figure in REPORT_FIGURES:
         assert f"{figure}.png" in dom, figure
     assert "audit.html" in dom and "lines_removed.csv" in dom and "ablation.png" in dom and "ablation.csv" in dom
+    assert "task_table.csv" in dom and "Downstream task scores" in dom
     audit = (work / "results" / "report" / "audit.html").read_text()
     for stage_reason in ("too_short", "implausible", "asr_hallucination", "not_swedish", "exact_duplicate"):
         assert stage_reason in audit, stage_reason
@@ -200,7 +225,7 @@ def checkout_like(tmp_path, small_sample) -> dict:
     from tests.conftest import snakemake_env
     from tests.test_meluxina_profile import fake_slurm
 
-    for name in ("Snakefile", "workflow", "profiles", "configs", "config.yaml", "arkivlm"):
+    for name in ("Snakefile", "workflow", "profiles", "configs", "config.yaml", "arkivlm", "tasks"):
         (tmp_path / name).symlink_to(REPO / name)
     cfg = sample_config(small_sample, tmp_path / "results")
     cfg["sources"] = [s for s in cfg["sources"] if not s["name"].startswith("journal_digital")]  # not in the small sample

@@ -53,10 +53,14 @@ rule ablation_evaluate:
         hf=rules.ablation_pretrain.output.hf,
         summary=rules.ablation_pretrain.output.summary,
         heldout=ABLATION_HELDOUT,
+        tasks=task_inputs(EVAL_TASKS),
     output:
-        f"{R}/ablation/eval/{{variant}}/seed_{{seed}}.json",
+        metrics=f"{R}/ablation/eval/{{variant}}/seed_{{seed}}.json",
+        tasks=f"{R}/ablation/eval/{{variant}}/seed_{{seed}}.tasks.json",
     params:
         model_dir=lambda w, input: os.path.dirname(input.summary),
+        tasks=json.dumps(EVAL_TASKS),
+        settings=settings("evaluate"),
     threads: workflow.cores
     log:
         f"{R}/logs/ablation_evaluate_{{variant}}_seed_{{seed}}.log",
@@ -65,12 +69,14 @@ rule ablation_evaluate:
     envmodules:
         *config["modules"]["train"],
     shell:
-        "python -m arkivlm evaluate --model-dir {params.model_dir:q} --packed {input.heldout:q} --out {output:q} > {log:q} 2>&1"
+        "python -m arkivlm evaluate --model-dir {params.model_dir:q} --packed {input.heldout:q} --out {output.metrics:q}"
+        " --tasks {params.tasks:q} --tasks-out {output.tasks:q} --settings {params.settings:q} > {log:q} 2>&1"
 
 
 rule ablation:
     input:
         evals=expand(f"{R}/ablation/eval/{{variant}}/seed_{{seed}}.json", variant=ABLATION_VARIANTS, seed=ABLATION_SEEDS),
+        task_scores=expand(f"{R}/ablation/eval/{{variant}}/seed_{{seed}}.tasks.json", variant=ABLATION_VARIANTS, seed=ABLATION_SEEDS),
         variants=f"{R}/ablation/data/variants.json",
         corpus_stats=rules.corpus.output.stats,
         tokenizer_stats=rules.tokenizer.output.stats,
@@ -109,13 +115,14 @@ rule ablation_data:
         validation=rules.corpus.output.validation,
         heldout=ABLATION_HELDOUT,
         tokenizer=getattr(rules.tokenizer.output, ABLATION_FAMILY),
+        task_texts=rules.task_texts.output[0],
     output:
         data=[directory(f"{R}/ablation/data/{v}") for v in ABLATION["variants"]],
         variants=f"{R}/ablation/data/variants.json",
     params:
         settings=lambda w: json.dumps({k: ABLATION[k] for k in ("variants", "docs_per_shard")} | {"model": {"type": ABLATION_FAMILY}},
                                       sort_keys=True),
-        config=lambda w: json.dumps({s: config.get(s, {}) for s in ("clean", "lines", "langid", "quality", "pii", "dedup", "release")},
+        config=lambda w: json.dumps({s: config.get(s, {}) for s in ("clean", "lines", "langid", "quality", "pii", "dedup", "decontamination", "release")},
                                     sort_keys=True),
         results=lambda w, input: os.path.dirname(os.path.dirname(input.train)),
         heldout=lambda w, input: os.path.join(input.heldout, "validation"),
@@ -132,4 +139,4 @@ rule ablation_data:
     shell:
         SPARK_LAUNCH + "python -m arkivlm ablation-data --settings {params.settings:q} --config {params.config:q}"
         " --results {params.results:q} --tokenizer {input.tokenizer:q}"
-        " --heldout {params.heldout:q} --out {params.out:q} > {log:q} 2>&1"
+        " --heldout {params.heldout:q} --out {params.out:q} --task-texts {input.task_texts:q} > {log:q} 2>&1"

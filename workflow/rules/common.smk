@@ -121,6 +121,16 @@ def check_writable(results):
 
 check_config(config)
 
+from arkivlm.eval_tasks import config_tasks, data_files
+
+# evaluate.tasks, and decontamination.tasks (default: the same), each file checked, naming the key
+EVAL_TASKS, DECON_TASKS = config_tasks(config)
+
+
+def task_inputs(paths):
+    """Task YAML files and the data files they name: a changed item reruns what reads it."""
+    return sorted({f for p in paths for f in [p, *data_files(p)]})
+
 
 def settings(section):
     """A config section as one JSON argument; a changed threshold reruns its stage and those after it."""
@@ -256,6 +266,8 @@ FIGURE_CAPTIONS = {
     "mixture": "Training",
     "perplexity": "Evaluation",
     "perplexity_by_decade": "Evaluation",
+    "task_scores": "Evaluation",
+    "task_table": "Evaluation",
 }
 
 

@@ -76,10 +76,14 @@ rule evaluate_model:
         hf=f"{R}/models/{{model}}/hf",
         summary=f"{R}/models/{{model}}/train_summary.json",
         packed=lambda w: f"{R}/packed/{MODELS[w.model]['type']}",
+        tasks=task_inputs(EVAL_TASKS),
     output:
-        f"{R}/eval/{{model}}/metrics.json",
+        metrics=f"{R}/eval/{{model}}/metrics.json",
+        tasks=f"{R}/eval/{{model}}/tasks.json",
     params:
         model_dir=lambda w, input: os.path.dirname(input.summary),
+        tasks=json.dumps(EVAL_TASKS),
+        settings=settings("evaluate"),
     threads: workflow.cores
     log:
         f"{R}/logs/evaluate_{{model}}.log",
@@ -88,9 +92,11 @@ rule evaluate_model:
     envmodules:
         *config["modules"]["train"],
     shell:
-        "python -m arkivlm evaluate --model-dir {params.model_dir:q} --packed {input.packed:q} --out {output:q} > {log:q} 2>&1"
+        "python -m arkivlm evaluate --model-dir {params.model_dir:q} --packed {input.packed:q} --out {output.metrics:q}"
+        " --tasks {params.tasks:q} --tasks-out {output.tasks:q} --settings {params.settings:q} > {log:q} 2>&1"
 
 
 rule evaluate:
     input:
         expand(f"{R}/eval/{{model}}/metrics.json", model=MODELS),
+        expand(f"{R}/eval/{{model}}/tasks.json", model=MODELS),

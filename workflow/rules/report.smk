@@ -1,6 +1,7 @@
 rule data_card:
     input:
         corpus=f"{R}/stats/corpus.json",
+        decontaminate=f"{R}/stats/decontaminate.json",
         tokenizer=f"{R}/stats/tokenizer.json",
         packed=expand(f"{R}/packed/{{family}}", family=sorted({m["type"] for m in config["models"]})),
         plans=expand(f"{R}/mixture/{{model}}.plan.json", model=MODELS),

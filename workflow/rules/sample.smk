@@ -1,6 +1,10 @@
 if SAMPLE:
 
     rule sample_archive:
+        input:
+            task_inputs([os.path.join(SAMPLE["plant_tasks"], f"{t}.yaml") for t in ("sv_word_order", "sv_cloze")])
+            if SAMPLE.get("plant_tasks")
+            else [],
         output:
             os.path.join(SAMPLE["path"], "MANIFEST.json"),
         params:
@@ -12,7 +16,8 @@ if SAMPLE:
                 if "journal_digital" in SAMPLE
                 else ""
             )
-            + ("" if SAMPLE.get("generated", True) else " --no-generated"),
+            + ("" if SAMPLE.get("generated", True) else " --no-generated")
+            + (" --plant-tasks " + shlex.quote(SAMPLE["plant_tasks"]) if SAMPLE.get("plant_tasks") else ""),
         log:
             f"{R}/logs/sample_archive.log",
         conda:
