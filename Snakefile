@@ -33,6 +33,7 @@ report: "workflow/report/workflow.rst"
 
 # Rules that read a few JSON files and draw figures run where Snakemake runs, never as Slurm jobs.
 localrules:
+    task_texts,
     data_card,
     report_figures,
     ablation,

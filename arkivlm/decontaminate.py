@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 DEFAULTS = {"tasks": None, "ngram": 13, "min_words": 8, "action": "drop"}
+BROADCAST_MATCHES = 2_000_000  # overlapping documents up to which their matches are broadcast (ids and spans: ~100 B each)
 WORD = re.compile(r"\w+")
 _MULTIPLIER = np.uint64(0x100000001B3)  # FNV-1a's 64-bit prime: the polynomial of the n-gram hash
 
@@ -177,6 +178,7 @@ def cut_partition(batches, action: str):
 def transform(spark, docs, settings: dict, task_texts_path: str | None):
     """`docs` with a `drop_reason` (and, for remove_spans, the spans cut out; `_chars_removed`),
     lazily; and the per-task counts, whose `docs` are filled in when `count_tasks` is called."""
+    from pyspark import StorageLevel
     from pyspark.sql import functions as F
     from pyspark.sql.types import LongType, StringType, StructField, StructType
 
@@ -199,29 +201,33 @@ def transform(spark, docs, settings: dict, task_texts_path: str | None):
                                F.array_sort(F.collect_set(F.struct("start", "end"))).alias("_spans"))
     else:
         matches = spark.createDataFrame([], "id string, _tasks array<string>, _spans array<struct<start:long,end:long>>")
+    # the matches are few (one row per overlapping document): kept, counted once, and sent to every
+    # task of the final pass, so the documents' text is never shuffled
+    matches = matches.persist(StorageLevel.MEMORY_AND_DISK_DESER)
+    n_matches = matches.count()
     schema = StructType(docs.schema.fields + [StructField("drop_reason", StringType()),
                                               StructField("drop_detail", StringType()),
                                               StructField("_chars_removed", LongType())])
-    result = docs.join(matches, "id", "left").mapInPandas(
+    result = docs.join(F.broadcast(matches) if n_matches <= BROADCAST_MATCHES else matches, "id", "left").mapInPandas(
         lambda it: (with_int_columns(p) for p in cut_partition(it, s["action"])), schema)
 
     def count_tasks() -> dict:
         """Per task: documents overlapping it (a document can overlap several tasks)."""
-        if len(probe):
+        if n_matches:
             for row in matches.select(F.explode("_tasks").alias("task")).groupBy("task").count().collect():
                 per_task[row["task"]]["docs"] = int(row["count"])
         for counts in per_task.values():
             counts.setdefault("docs", 0)
         return dict(sorted(per_task.items()))
 
-    return result, count_tasks, s
+    return result, count_tasks, matches
 
 
 def kept(spark, docs, settings: dict, task_texts_path: str | None):
     """`docs` as the stage would leave them (the ablation's variants of the corpus)."""
     from pyspark.sql import functions as F
 
-    result, _count, _s = transform(spark, docs, settings, task_texts_path)
+    result, _count, _matches = transform(spark, docs, settings, task_texts_path)
     return result.where(F.col("drop_reason").isNull()).drop("drop_reason", "drop_detail", "_chars_removed")
 
 
@@ -235,12 +241,15 @@ def run(spark, settings: dict, task_texts_path: str | None, in_docs: str, out_do
 
     docs = spark.read.parquet(in_docs)
     docs_in = docs.count()
-    result, count_tasks, s = transform(spark, docs, settings, task_texts_path)
+    s = settings_with_defaults(settings)
+    result, count_tasks, matches = transform(spark, docs, s, task_texts_path)
     extra = {"settings": {k: s[k] for k in ("ngram", "min_words", "action")}, "tasks": count_tasks()}
-    return finish_stage(result, stage="decontaminate", docs_in=docs_in, out_docs=out_docs, out_dropped=out_dropped,
-                        out_stats=out_stats, extra_stats=extra, drop_columns=("_chars_removed",),
-                        sums={"chars_removed": F.col("_chars_removed"),
-                              "docs_cut": (F.col("_chars_removed") > 0).cast("long")}, sort_output=True)
+    stats = finish_stage(result, stage="decontaminate", docs_in=docs_in, out_docs=out_docs, out_dropped=out_dropped,
+                         out_stats=out_stats, extra_stats=extra, drop_columns=("_chars_removed",),
+                         sums={"chars_removed": F.col("_chars_removed"),
+                               "docs_cut": (F.col("_chars_removed") > 0).cast("long")}, sort_output=True)
+    matches.unpersist()
+    return stats
 
 
 def main_task_texts(paths: list[str], out: str) -> dict:

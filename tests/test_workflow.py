@@ -270,7 +270,7 @@ def test_trivial_rules_run_on_the_login_node_under_the_profile(tmp_path, small_s
     env = checkout_like(tmp_path, small_sample)
     res = tmp_path / "results"
     (res / "stats").mkdir(parents=True)
-    for name in ("corpus", "tokenizer"):
+    for name in ("corpus", "decontaminate", "tokenizer"):
         (res / "stats" / f"{name}.json").write_text(json.dumps({"stage": name, "docs_in": 0, "docs_out": 0, "dropped": {}}))
     for family in ("causal", "masked"):
         (res / "packed" / family).mkdir(parents=True)
