@@ -82,7 +82,7 @@ def task_ngrams(task_texts: dict[str, list[str]], ngram: int, min_words: int) ->
             lengths.add(min(ngram, len(ws)))
             parts.append(ngram_hashes(hasher(ws), min(ngram, len(ws))))
         hashes[task] = np.unique(np.concatenate(parts)) if parts else np.empty(0, np.uint64)
-        counts[task] = {"texts": len(texts), "texts_too_short": short, "ngrams": int(len(hashes[task]))}
+        counts[task] = {"texts": len(texts), "texts_too_short": short, "ngrams": len(hashes[task])}
     return hashes, counts, sorted(lengths)
 
 
@@ -208,8 +208,12 @@ def transform(spark, docs, settings: dict, task_texts_path: str | None):
     schema = StructType(docs.schema.fields + [StructField("drop_reason", StringType()),
                                               StructField("drop_detail", StringType()),
                                               StructField("_chars_removed", LongType())])
-    result = docs.join(F.broadcast(matches) if n_matches <= BROADCAST_MATCHES else matches, "id", "left").mapInPandas(
-        lambda it: (with_int_columns(p) for p in cut_partition(it, s["action"])), schema)
+    if n_matches:
+        result = docs.join(F.broadcast(matches) if n_matches <= BROADCAST_MATCHES else matches, "id", "left").mapInPandas(
+            lambda it: (with_int_columns(p) for p in cut_partition(it, s["action"])), schema)
+    else:  # nothing overlaps (or no tasks): the documents as they are, without a pass through Python
+        result = docs.select("*", F.lit(None).cast("string").alias("drop_reason"),
+                             F.lit(None).cast("string").alias("drop_detail"), F.lit(0).cast("long").alias("_chars_removed"))
 
     def count_tasks() -> dict:
         """Per task: documents overlapping it (a document can overlap several tasks)."""

@@ -99,14 +99,14 @@ def test_short_items_match_whole_and_items_under_min_words_are_counted_not_match
     task_texts = {"short": ["Nio ord långa meningen om kungens resa till Paris", "För kort mening här"]}
     texts = {"nine": "I går stod det att läsa: nio ord långa meningen om kungens resa till Paris, sade han.",
              "four": FILLER + "För kort mening här.", "other": FILLER}
-    stats, kept, dropped = run_stage(spark, tmp_path, texts, task_texts)
+    stats, _kept, dropped = run_stage(spark, tmp_path, texts, task_texts)
     assert list(dropped.index) == ["doc-nine"]
     assert stats["tasks"]["short"] == {"texts": 2, "texts_too_short": 1, "ngrams": 1, "docs": 1}
 
 
 def test_without_tasks_every_document_passes_unchanged(spark, tmp_path):
     texts = {"a": FILLER, "b": "Ett annat dokument om vädret."}
-    stats, kept, dropped = run_stage(spark, tmp_path, texts, {})
+    stats, kept, _dropped = run_stage(spark, tmp_path, texts, {})
     assert stats["dropped"] == {} and stats["tasks"] == {} and kept.loc["doc-b", "text"] == texts["b"]
 
 
