@@ -90,9 +90,10 @@ def cmd_task_texts(args):
 
 
 def cmd_split(args):
-    from arkivlm import split
+    from arkivlm import decontaminate, split
 
-    return split.run(_spark(args, "split"), args.settings, args.input, args.train, args.validation, args.stats)
+    return split.run(_spark(args, "split"), args.settings, decontaminate.output_table(args.input), args.train,
+                     args.validation, args.stats)
 
 
 def cmd_filter(args):

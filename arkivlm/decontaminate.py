@@ -156,7 +156,8 @@ def cut_spans(text: str, spans: list[tuple[int, int]]) -> tuple[str, int]:
 
 def cut_partition(batches, action: str):
     """Each document's `drop_reason` (its first task, `contains:<task>`) and, for `remove_spans`, its text
-    with the matched spans cut out (dropped only when no word is left)."""
+    with the matched spans cut out (dropped only when no word is left). `transform` decides `drop`
+    in the JVM with the same result."""
     for pdf in batches:
         reasons, details, texts, removed = [], [], [], []
         for text, tasks, spans in zip(pdf["text"], pdf["_tasks"], pdf["_spans"]):
@@ -208,12 +209,14 @@ def transform(spark, docs, settings: dict, task_texts_path: str | None):
     schema = StructType(docs.schema.fields + [StructField("drop_reason", StringType()),
                                               StructField("drop_detail", StringType()),
                                               StructField("_chars_removed", LongType())])
-    if n_matches:
-        result = docs.join(F.broadcast(matches) if n_matches <= BROADCAST_MATCHES else matches, "id", "left").mapInPandas(
-            lambda it: (with_int_columns(p) for p in cut_partition(it, s["action"])), schema)
-    else:  # nothing overlaps (or no tasks): the documents as they are, without a pass through Python
-        result = docs.select("*", F.lit(None).cast("string").alias("drop_reason"),
-                             F.lit(None).cast("string").alias("drop_detail"), F.lit(0).cast("long").alias("_chars_removed"))
+    joined = docs.join(F.broadcast(matches) if n_matches <= BROADCAST_MATCHES else matches, "id", "left")
+    if n_matches and s["action"] == "remove_spans":
+        result = joined.mapInPandas(lambda it: (with_int_columns(p) for p in cut_partition(it, s["action"])), schema)
+    else:  # drop, or nothing overlaps: decided in the JVM, the text not passed through Python again
+        result = joined.select(*docs.columns,
+                               F.when(F.col("_tasks").isNotNull(), F.concat(F.lit("contains:"), F.col("_tasks")[0]))
+                               .alias("drop_reason"),
+                               F.array_join("_tasks", ",").alias("drop_detail"), F.lit(0).cast("long").alias("_chars_removed"))
 
     def count_tasks() -> dict:
         """Per task: documents overlapping it (a document can overlap several tasks)."""
@@ -235,10 +238,21 @@ def kept(spark, docs, settings: dict, task_texts_path: str | None):
     return result.where(F.col("drop_reason").isNull()).drop("drop_reason", "drop_detail", "_chars_removed")
 
 
+UNCHANGED_MARKER = "_arkivlm_unchanged.json"  # Spark and Arrow skip files starting with "_"
+
+
+def output_table(out_docs: str) -> str:
+    """The table the next stage reads: `out_docs`, or the stage's input where nothing overlapped."""
+    marker = Path(out_docs) / UNCHANGED_MARKER
+    return json.loads(marker.read_text())["table"] if marker.exists() else out_docs
+
+
 def run(spark, settings: dict, task_texts_path: str | None, in_docs: str, out_docs: str, out_dropped: str,
         out_stats: str) -> dict:
-    """The stage. Without tasks the documents pass unchanged (the table is still written, so the
-    split always reads this stage's output)."""
+    """The stage. Where no document overlaps a task (or there are no tasks), the input is not copied:
+    `out_docs` holds only a marker naming it, and `output_table` gives the split that table."""
+    import shutil
+
     from pyspark.sql import functions as F
 
     from arkivlm.tables import finish_stage
@@ -247,11 +261,18 @@ def run(spark, settings: dict, task_texts_path: str | None, in_docs: str, out_do
     docs_in = docs.count()
     s = settings_with_defaults(settings)
     result, count_tasks, matches = transform(spark, docs, s, task_texts_path)
-    extra = {"settings": {k: s[k] for k in ("ngram", "min_words", "action")}, "tasks": count_tasks()}
-    stats = finish_stage(result, stage="decontaminate", docs_in=docs_in, out_docs=out_docs, out_dropped=out_dropped,
-                         out_stats=out_stats, extra_stats=extra, drop_columns=("_chars_removed",),
+    unchanged = matches.count() == 0
+    extra = {"settings": {k: s[k] for k in ("ngram", "min_words", "action")}, "tasks": count_tasks(),
+             "unchanged": unchanged}
+    stats = finish_stage(result, stage="decontaminate", docs_in=docs_in, out_docs=None if unchanged else out_docs,
+                         out_dropped=out_dropped, out_stats=out_stats, extra_stats=extra, drop_columns=("_chars_removed",),
                          sums={"chars_removed": F.col("_chars_removed"),
-                               "docs_cut": (F.col("_chars_removed") > 0).cast("long")}, sort_output=True)
+                               "docs_cut": (F.col("_chars_removed") > 0).cast("long")},
+                         sort_output=True, persist=not unchanged)
+    if unchanged:
+        shutil.rmtree(out_docs, ignore_errors=True)
+        Path(out_docs).mkdir(parents=True)
+        (Path(out_docs) / UNCHANGED_MARKER).write_text(json.dumps({"table": str(Path(in_docs).resolve())}) + "\n")
     matches.unpersist()
     return stats
 

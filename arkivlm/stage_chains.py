@@ -185,7 +185,8 @@ def run_corpus(spark, settings: dict, in_docs: str, interim: str, dropped: str, 
     d = stage_paths("decontaminate", interim, dropped, stats)
     results["decontaminate"] = _timed("decontaminate", lambda: decontaminate.run(
         spark, settings.get("decontamination", {}), task_texts, p["docs"], d["docs"], d["dropped"], d["stats"]))
-    results["corpus"] = _timed("corpus", lambda: split.run(spark, settings.get("split", {}), d["docs"], out_train,
+    results["corpus"] = _timed("corpus", lambda: split.run(spark, settings.get("split", {}),
+                                                           decontaminate.output_table(d["docs"]), out_train,
                                                            out_validation, str(Path(stats) / "corpus.json")))
     return summary("corpus", results)
 

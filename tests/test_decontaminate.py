@@ -60,7 +60,7 @@ def run_stage(spark, tmp_path, texts, task_texts, **settings):
     D.write_task_texts(task_texts, str(tt))
     stats = D.run(spark, settings, str(tt), docs, str(tmp_path / "out"), str(tmp_path / "dropped"),
                   str(tmp_path / "stats.json"))
-    kept = pd.read_parquet(tmp_path / "out").set_index("id")
+    kept = pd.read_parquet(D.output_table(str(tmp_path / "out"))).set_index("id")
     dropped = pd.read_parquet(tmp_path / "dropped").set_index("id")
     assert stats == json.loads((tmp_path / "stats.json").read_text())
     assert stats["docs_in"] == stats["docs_out"] + sum(stats["dropped"].values()) == len(texts)
@@ -104,10 +104,14 @@ def test_short_items_match_whole_and_items_under_min_words_are_counted_not_match
     assert stats["tasks"]["short"] == {"texts": 2, "texts_too_short": 1, "ngrams": 1, "docs": 1}
 
 
-def test_without_tasks_every_document_passes_unchanged(spark, tmp_path):
+def test_without_tasks_every_document_passes_unchanged_and_is_not_copied(spark, tmp_path):
     texts = {"a": FILLER, "b": "Ett annat dokument om vädret."}
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "part-stale.parquet").write_text("a table of an earlier run")
     stats, kept, _dropped = run_stage(spark, tmp_path, texts, {})
-    assert stats["dropped"] == {} and stats["tasks"] == {} and kept.loc["doc-b", "text"] == texts["b"]
+    assert stats["dropped"] == {} and stats["tasks"] == {} and stats["unchanged"] and kept.loc["doc-b", "text"] == texts["b"]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == [D.UNCHANGED_MARKER]  # the split reads the input
+    assert D.output_table(str(tmp_path / "out")) == str((tmp_path / "in").resolve())
 
 
 def test_ngram_hashes_ignore_case_and_punctuation():

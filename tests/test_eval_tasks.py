@@ -196,23 +196,28 @@ OFFLINE_RUN = textwrap.dedent("""
     socket.create_connection = refuse
     socket.getaddrinfo = refuse
     from arkivlm.eval_tasks import main
-    main(sys.argv[1:])
+    for family, hf, out in zip(*[iter(sys.argv[1:])] * 3):
+        main(["--hf", hf, "--type", family, "--out", out, "--tasks", *sys.argv[-2:]])
 """)
 
 
-@pytest.mark.parametrize("family", ["causal", "masked"])
-def test_task_evaluation_of_an_export_runs_with_the_network_blocked(family, task_files, tmp_path):
-    tok = tokenizer(family)
-    hf = tmp_path / "hf"
-    tiny_model(family, tok).save_pretrained(hf)
-    tok.save_pretrained(hf)
-    out = tmp_path / "tasks.json"
+def test_task_evaluation_of_both_families_runs_with_the_network_blocked(task_files, tmp_path):
+    """One process (one import of torch and lm-eval) scores a causal and a masked export with every
+    socket call refused."""
+    args = []
+    for family in ("causal", "masked"):
+        tok = tokenizer(family)
+        hf = tmp_path / family
+        tiny_model(family, tok).save_pretrained(hf)
+        tok.save_pretrained(hf)
+        args += [family, str(hf), str(tmp_path / f"{family}.json")]
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("HF_")}
-    r = subprocess.run([sys.executable, "-c", OFFLINE_RUN, "--hf", str(hf), "--type", family, "--tasks", *task_files,
-                        "--out", str(out)], check=False, capture_output=True, text=True, env=env, timeout=300)
+    r = subprocess.run([sys.executable, "-c", OFFLINE_RUN, *args, *task_files], check=False, capture_output=True,
+                       text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
-    scores = json.loads(out.read_text())
-    assert set(scores) == {"tiny_order", "tiny_cloze"} and scores["tiny_order"]["n"] == len(GOOD)
+    for family in ("causal", "masked"):
+        scores = json.loads((tmp_path / f"{family}.json").read_text())
+        assert set(scores) == {"tiny_order", "tiny_cloze"} and scores["tiny_order"]["n"] == len(GOOD), family
 
 
 def test_bundled_task_set_is_what_the_builder_writes(tmp_path):
