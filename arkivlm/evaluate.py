@@ -21,7 +21,7 @@ def evaluate_blocks(model, dataset, batch_size: int = 32) -> dict:
     import torch
     from torch.utils.data import DataLoader
 
-    from arkivlm.train.module import loss_sums
+    from arkivlm.train.loss import loss_sums
 
     total, count, correct = 0.0, 0, 0
     masked = "MaskedLM" in type(model).__name__
