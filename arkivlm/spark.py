@@ -152,7 +152,11 @@ def driver_java_options(settings: dict) -> str:
         raise ValueError(f"spark.driver_jit: {jit!r} is neither 'c1' nor 'tiered'")
     archive = class_archive.driver_java_options(settings.get("local_fs_permissions", "nio")) \
         if settings.get("class_archive", True) else ""
-    return " ".join(o for o in ("-Dlog4j2.level=WARN", "-XX:TieredStopAtLevel=1" if jit == "c1" else "", archive) if o)
+    # C1 alone gets a 48 MB code cache by default; a driver that lives long (a test session, a day-long
+    # stage) fills it, and then the JVM fails to link method handles ("Out of space in CodeCache for
+    # adapters") and Spark stops its context. 240 MB is the tiered default: reserved, committed as used.
+    c1 = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m" if jit == "c1" else ""
+    return " ".join(o for o in ("-Dlog4j2.level=WARN", c1, archive) if o)
 
 
 def get_session(settings: dict | None = None, app_name: str = "arkivlm"):
